@@ -1,0 +1,1 @@
+"""Tables of the cases service's own database (besides the messaging tables of ``shared.messaging``)."""

@@ -1,0 +1,1 @@
+"""The documents service: every file of a case: records, checklists, thumbnails, shipping labels."""

@@ -1,0 +1,1 @@
+"""Request and response bodies of the documents service's HTTP API."""

@@ -1,0 +1,1 @@
+"""The gateway service: the only public door: identity, sessions, API keys, the audit log, and the views composed from the other services."""

@@ -1,0 +1,13 @@
+"""App factory of the gateway service (``uvicorn services.gateway.app:create_app --factory``)."""
+
+from fastapi import FastAPI
+
+from services.gateway.api import router
+from services.gateway.events import consumers
+from services.gateway.settings import SERVICE, Settings
+from shared.service import create_service_app
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The gateway service's ASGI app; settings are read from the environment unless given."""
+    return create_service_app(SERVICE, routers=[router], consumers=consumers, settings=settings or Settings(), public=True)

@@ -1,0 +1,1 @@
+"""Request and response bodies of the gateway service's HTTP API."""

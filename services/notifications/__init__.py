@@ -1,0 +1,1 @@
+"""The notifications service: notifications, broadcasts, read and dismiss state, e-mail deliveries."""

@@ -1,0 +1,1 @@
+"""The ``portal`` command line: run the system, migrate, inspect the outbox, manage dead-letter queues."""

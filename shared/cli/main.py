@@ -1,0 +1,125 @@
+"""The ``portal`` command (typer). Settings come from the same ``PORTAL_*`` / ``RABBITMQ_URL`` variables as the
+services, so a command talks to the system it is run beside."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.cli.dlq import list_dead_letters, replay_dead_letters
+from shared.cli.run import BrokerUnavailable, migrate_all, run_system
+from shared.db import create_engine, session_factory, transaction
+from shared.messaging.outbox import OutboxStatus, outbox_status, redrive_parked
+from shared.settings import SERVICES, get_settings
+
+app = typer.Typer(help="Doctor Portal: run the system and operate its messaging.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Inspect and re-drive the services' transactional outboxes.", no_args_is_help=True)
+dlq_app = typer.Typer(help="List and replay dead-lettered messages of a queue.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(dlq_app, name="dlq")
+console = Console()
+errors = Console(stderr=True)
+
+
+def _service(name: str) -> str:
+    if name not in SERVICES:
+        raise typer.BadParameter(f"unknown service {name!r}; one of: {', '.join(SERVICES)}")
+    return name
+
+
+@app.command()
+def run() -> None:
+    """Migrate every database and run all five services until Ctrl-C or SIGTERM."""
+    try:
+        code = run_system(get_settings())
+    except BrokerUnavailable as exc:
+        errors.print(str(exc), markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring every service's database to its latest migration."""
+    migrate_all(get_settings())
+    console.print(f"migrated: {', '.join(SERVICES)}")
+
+
+@outbox_app.command("status")
+def outbox_status_command(
+    service: Annotated[list[str] | None, typer.Argument(help="services to show (all when omitted)")] = None,
+) -> None:
+    """Rows pending, parked and sent in each service's outbox, and the age of the oldest pending one."""
+    names = [_service(name) for name in service] if service else list(SERVICES)
+    statuses = asyncio.run(_statuses(names))
+    table = Table("service", "pending", "parked", "sent", "oldest pending (s)")
+    for name, status in zip(names, statuses, strict=True):
+        age = f"{status.oldest_pending_age_seconds:.1f}" if status.oldest_pending_age_seconds is not None else "-"
+        table.add_row(name, str(status.pending), str(status.parked), str(status.sent), age)
+    console.print(table)
+
+
+async def _statuses(names: list[str]) -> list[OutboxStatus]:
+    settings = get_settings()
+    found = []
+    for name in names:
+        engine = create_engine(settings.database_url_of(name))
+        try:
+            async with session_factory(engine)() as session:
+                found.append(await outbox_status(session))
+        finally:
+            await engine.dispose()
+    return found
+
+
+@outbox_app.command("redrive")
+def outbox_redrive(
+    service: Annotated[str, typer.Argument(help="the service whose parked rows to re-drive")],
+    ids: Annotated[list[str] | None, typer.Option("--id", help="only these event ids (repeatable)")] = None,
+) -> None:
+    """Give parked outbox rows a fresh set of publish attempts (the running relay picks them up)."""
+
+    async def redrive() -> int:
+        engine = create_engine(get_settings().database_url_of(_service(service)))
+        try:
+            async with transaction(session_factory(engine)) as session:
+                return await redrive_parked(session, ids)
+        finally:
+            await engine.dispose()
+
+    console.print(f"re-driven: {asyncio.run(redrive())}")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    queue: Annotated[str, typer.Argument(help="the consumer queue, e.g. cases.order-events")],
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
+) -> None:
+    """Show the messages in ``<queue>.dlq`` (they stay there)."""
+    letters = asyncio.run(list_dead_letters(get_settings(), queue, limit))
+    table = Table("message id", "type", "kind", "reason", title=f"{queue}.dlq: {len(letters)} message(s)")
+    for letter in letters:
+        table.add_row(letter.message_id or "-", letter.event_type or "-", letter.kind, letter.reason)
+    console.print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    queue: Annotated[str, typer.Argument(help="the consumer queue, e.g. cases.order-events")],
+    ids: Annotated[list[str] | None, typer.Option("--id", help="only these message ids (repeatable)")] = None,
+    body_file: Annotated[
+        Path | None, typer.Option("--body-file", exists=True, dir_okay=False, help="repaired body for one --id")
+    ] = None,
+) -> None:
+    """Move messages from ``<queue>.dlq`` back to ``<queue>`` with a fresh set of attempts."""
+    body = body_file.read_bytes() if body_file else None
+    try:
+        moved = asyncio.run(replay_dead_letters(get_settings(), queue, set(ids) if ids else None, body))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"replayed: {moved}")

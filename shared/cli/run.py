@@ -1,0 +1,95 @@
+"""``portal run``: every service as one uvicorn process under honcho, announced once all answer ``/readyz``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import threading
+import time
+
+import aio_pika
+import httpx
+from honcho.manager import Manager
+from yarl import URL
+
+from shared.migrations import upgrade
+from shared.settings import SERVICES, PortalSettings
+
+READY_TIMEOUT_SECONDS = 90.0
+
+
+class BrokerUnavailable(Exception):
+    """RabbitMQ did not accept a connection at the configured URL."""
+
+
+def check_broker(settings: PortalSettings, timeout: float = 5.0) -> None:
+    """Open and close one AMQP connection; raises :class:`BrokerUnavailable` with a one-line reason otherwise."""
+
+    async def attempt() -> None:
+        connection = await aio_pika.connect(settings.rabbitmq_url, timeout=timeout)
+        await connection.close()
+
+    logging.getLogger("aiormq").setLevel(logging.CRITICAL)  # the one line below says it all
+    try:
+        asyncio.run(asyncio.wait_for(attempt(), timeout + 1))
+    except Exception as exc:
+        shown = URL(settings.rabbitmq_url).with_password("***") if URL(settings.rabbitmq_url).password else settings.rabbitmq_url
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BrokerUnavailable(
+            f"RabbitMQ does not answer at {shown} ({reason}). Start one with `rabbitmq-server -detached` "
+            "(or `docker compose up -d rabbitmq`), or point RABBITMQ_URL at a running broker."
+        ) from exc
+
+
+def migrate_all(settings: PortalSettings) -> None:
+    """Bring every service's database to its latest migration."""
+    for service in SERVICES:
+        upgrade(service, settings)
+
+
+def service_command(service: str, settings: PortalSettings) -> str:
+    """The shell command that runs ``service`` as one uvicorn process."""
+    return (
+        f"{sys.executable} -m uvicorn services.{service}.app:create_app --factory "
+        f"--host {settings.host} --port {settings.port_of(service)} --no-access-log --log-level warning"
+    )
+
+
+def wait_until_ready(settings: PortalSettings, deadline_seconds: float = READY_TIMEOUT_SECONDS) -> bool:
+    """Poll every service's ``/readyz`` until all answer 200; False when the deadline passes first."""
+    pending = set(SERVICES)
+    deadline = time.monotonic() + deadline_seconds
+    with httpx.Client(timeout=2.0) as client:
+        while pending and time.monotonic() < deadline:
+            for service in sorted(pending):
+                try:
+                    if client.get(f"http://{settings.host}:{settings.port_of(service)}/readyz").status_code == 200:
+                        pending.discard(service)
+                except httpx.HTTPError:
+                    pass
+            if pending:
+                time.sleep(0.3)
+    return not pending
+
+
+def run_system(settings: PortalSettings) -> int:
+    """Check the broker, migrate, start all services under honcho; returns the exit code when they stop."""
+    check_broker(settings)
+    migrate_all(settings)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    manager = Manager()
+    for service in SERVICES:
+        manager.add_process(service, service_command(service, settings), env=env)
+
+    def announce() -> None:
+        if wait_until_ready(settings):
+            gateway = f"http://{settings.host}:{settings.gateway_port}"
+            print(f"Doctor Portal is ready: {gateway} (API docs: {gateway}/docs). Ctrl-C stops it.", flush=True)
+        else:
+            print(f"Doctor Portal: not every service was ready after {READY_TIMEOUT_SECONDS:.0f} s", flush=True)
+
+    threading.Thread(target=announce, daemon=True).start()
+    manager.loop()
+    return manager.returncode or 0

@@ -1,0 +1,135 @@
+"""HTTP plumbing every service shares: RFC 9457 problem details, request context, operations routes.
+
+:class:`RequestContextMiddleware` gives every request a correlation id (``X-Correlation-ID``, echoed or generated),
+answers with ``X-Correlation-ID`` and ``traceparent`` headers, records the latency histogram by route template and,
+on internal services, refuses with 401 any request without a valid internal token (operations routes excepted).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.internal_token import InvalidInternalToken, Principal, verify_internal_token
+from shared.metrics import REQUEST_LATENCY
+from shared.settings import PortalSettings
+from shared.telemetry import correlation_id, current_trace_context
+
+OPERATIONS_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(
+    status: int, title: str, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    """An RFC 9457 problem details response; ``extra`` adds members (``type`` defaults to ``about:blank``)."""
+    body: dict[str, Any] = {"type": extra.pop("type", "about:blank"), "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(part) for part in location]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] if parts[0] == "body" else parts
+    return ".".join(parts)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error of ``app`` as problem details; validation errors list every field at once (422)."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem(exc.status_code, _reason(exc.status_code), detail, headers=dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
+        errors = [{"field": _field_path(error["loc"]), "message": error["msg"]} for error in exc.errors()]
+        return problem(422, "Invalid input", f"{len(errors)} field(s) are missing or invalid", errors=errors)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+class RequestContextMiddleware:
+    """Correlation id, response headers, latency metric and (when ``settings`` is given) internal-token checks."""
+
+    def __init__(self, app: ASGIApp, service: str, settings: PortalSettings | None) -> None:
+        self.app = app
+        self.service = service
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        incoming = headers.get(b"x-correlation-id", b"").decode("latin-1").strip()[:128]
+        token = correlation_id.set(incoming or str(uuid.uuid4()))
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                extra = [(b"x-correlation-id", (correlation_id.get() or "").encode("latin-1"))]
+                traceparent, _ = current_trace_context()
+                if traceparent:
+                    extra.append((b"traceparent", traceparent.encode("latin-1")))
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        try:
+            path = scope.get("path", "")
+            if self.settings is not None and path not in OPERATIONS_PATHS:
+                principal = self._principal(headers)
+                if principal is None:
+                    response = problem(401, "Unauthorized", "a valid internal service token is required")
+                    await response(scope, receive, send_with_headers)
+                    return
+                scope.setdefault("state", {})["principal"] = principal
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "<unmatched>"
+            REQUEST_LATENCY.labels(self.service, scope.get("method", ""), template, str(status_holder["status"])).observe(
+                time.perf_counter() - started
+            )
+            correlation_id.reset(token)
+
+    def _principal(self, headers: dict[bytes, bytes]) -> Principal | None:
+        assert self.settings is not None
+        scheme, _, value = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not value:
+            return None
+        try:
+            return verify_internal_token(self.settings, value.strip())
+        except InvalidInternalToken:
+            return None
+
+
+def current_principal(request: Request) -> Principal:
+    """The verified caller of a request to an internal service (set by :class:`RequestContextMiddleware`)."""
+    return request.state.principal
+
+
+def metrics_response() -> Response:
+    """The process's Prometheus metrics in the text exposition format."""
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
