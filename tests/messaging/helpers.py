@@ -1,0 +1,86 @@
+"""Helpers for the messaging tests: write probe events over HTTP, read what the probe applied, tap the exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import aio_pika
+import httpx
+import sqlalchemy as sa
+
+from shared.db import create_engine
+from shared.messaging.topology import EVENTS_EXCHANGE, declare_exchanges
+from tests.probe import probe_applied, probe_subjects
+
+
+async def post_events(
+    base: str, headers: dict[str, str], subject: str, versions: list[int], **extra: object
+) -> list[str]:
+    """Ask the probe to write events for ``subject`` at ``versions``; returns their ids."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            f"{base}/v1/probe", json={"subject": subject, "versions": versions, **extra}, headers=headers
+        )
+    assert response.status_code == 201, response.text
+    return response.json()["ids"]
+
+
+async def applied_rows(database_url: str) -> list[dict[str, object]]:
+    """Every row of ``probe_applied`` (one per application of an event)."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return [dict(row._mapping) for row in await connection.execute(sa.select(probe_applied))]
+    finally:
+        await engine.dispose()
+
+
+async def subject_versions(database_url: str) -> dict[str, int]:
+    """The version ``probe_subjects`` holds for each subject."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(sa.select(probe_subjects))
+            return {row.subject: row.aggregate_version for row in rows}
+    finally:
+        await engine.dispose()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0, interval: float = 0.1) -> None:
+    """Wait until ``check()`` is true; fails the test when ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(interval)
+    assert await check(), f"condition not met within {timeout} s"
+
+
+class Tap:
+    """A queue of the test's own bound to every event on ``portal.events``: what really reached the broker."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.messages: list[aio_pika.abc.AbstractIncomingMessage] = []
+
+    async def __aenter__(self) -> Tap:
+        self.connection = await aio_pika.connect(self.url)
+        channel = await self.connection.channel()
+        await declare_exchanges(channel)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(EVENTS_EXCHANGE, routing_key="#")
+        await queue.consume(self._take, no_ack=True)
+        return self
+
+    async def _take(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        self.messages.append(message)
+
+    @property
+    def message_ids(self) -> list[str | None]:
+        """The ``message_id`` of every message seen, in arrival order."""
+        return [message.message_id for message in self.messages]
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.connection.close()
