@@ -4,6 +4,7 @@ services, so a command talks to the system it is run beside."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -99,9 +100,15 @@ def outbox_redrive(
 def dlq_list(
     queue: Annotated[str, typer.Argument(help="the consumer queue, e.g. cases.order-events")],
     limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line instead of a table")] = False,
 ) -> None:
     """Show the messages in ``<queue>.dlq`` (they stay there)."""
     letters = asyncio.run(list_dead_letters(get_settings(), queue, limit))
+    if as_json:
+        for letter in letters:
+            fields = {"message_id": letter.message_id, "type": letter.event_type, "kind": letter.kind}
+            typer.echo(json.dumps({**fields, "reason": letter.reason, "body": letter.body.decode("utf-8", "replace")}))
+        return
     table = Table("message id", "type", "kind", "reason", title=f"{queue}.dlq: {len(letters)} message(s)")
     for letter in letters:
         table.add_row(letter.message_id or "-", letter.event_type or "-", letter.kind, letter.reason)
