@@ -84,3 +84,33 @@ class Tap:
 
     async def __aexit__(self, *_: object) -> None:
         await self.connection.close()
+
+
+async def inbox_count(database_url: str, consumer: str) -> int:
+    """How many distinct events ``consumer`` recorded in its inbox."""
+    from shared.messaging.inbox import InboxMessage
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            query = sa.select(sa.func.count()).select_from(InboxMessage).where(InboxMessage.consumer == consumer)
+            return int(await connection.scalar(query) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def write_events_directly(database_url: str, subject: str, versions: list[int]) -> list[str]:
+    """Commit probe events to the outbox from outside any service process; returns their ids."""
+    from shared.db import session_factory, transaction
+    from shared.messaging.outbox import add_event
+    from tests.probe import SERVICE, ProbeRecorded
+
+    engine = create_engine(database_url)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            return [
+                str(add_event(session, ProbeRecorded(n=v), source=SERVICE, subject=subject, aggregate_version=v).id)
+                for v in versions
+            ]
+    finally:
+        await engine.dispose()
