@@ -56,6 +56,15 @@ def interpolate(value: str, env: dict[str, str]) -> str:
     return VARIABLE.sub(lambda match: env[match.group(1)], value)
 
 
+def use_environment(monkeypatch: pytest.MonkeyPatch, definition: dict[str, Any], env: dict[str, str]) -> None:
+    """Replace the process's settings variables with the container's (interpolated from ``env``)."""
+    for variable in list(os.environ):
+        if variable.startswith(("PORTAL_", "OTEL_")) or variable == "RABBITMQ_URL":
+            monkeypatch.delenv(variable)
+    for variable, value in definition["environment"].items():
+        monkeypatch.setenv(variable, interpolate(str(value), env))
+
+
 def app_workloads(compose: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(compose name, portal service, definition) of each service and each migration job."""
     for service in SERVICES:
@@ -194,15 +203,6 @@ def test_migration_commands_really_migrate(
         assert database.stat().st_size > 0, service
 
 
-def use_environment(monkeypatch: pytest.MonkeyPatch, definition: dict[str, Any], env: dict[str, str]) -> None:
-    """Replace the process's settings variables with the container's (interpolated from ``env``)."""
-    for variable in list(os.environ):
-        if variable.startswith(("PORTAL_", "OTEL_")) or variable == "RABBITMQ_URL":
-            monkeypatch.delenv(variable)
-    for variable, value in definition["environment"].items():
-        monkeypatch.setenv(variable, interpolate(str(value), env))
-
-
 def test_app_containers_set_only_real_settings(compose: dict[str, Any]) -> None:
     """Every variable given to a service or job is a field of PortalSettings (or a standard OTEL_* variable)."""
     known = known_variables()
@@ -236,7 +236,9 @@ def test_each_service_gets_its_own_database_and_the_gateway_every_url(
     }
 
 
-def test_secrets_have_no_defaults_and_the_example_lists_them(compose: dict[str, Any], example_env: dict[str, str]) -> None:
+def test_secrets_have_no_defaults_and_the_example_lists_them(
+    compose: dict[str, Any], example_env: dict[str, str]
+) -> None:
     """Every variable the compose file uses is required (``${NAME:?...}``) and listed in deploy/.env.example."""
     text = (ROOT / "docker-compose.yml").read_text()
     references = VARIABLE.findall(text)
@@ -274,6 +276,17 @@ def test_prometheus_scrapes_every_service() -> None:
     assert {f"{service}:8000" for service in SERVICES} <= targets
 
 
+def exported_series() -> set[str]:
+    """Names of the series the services' metrics (shared.metrics) appear as on /metrics."""
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
+    series = set()
+    for metric in vars(shared.metrics).values():
+        if isinstance(metric, MetricWrapperBase):
+            name = metric.describe()[0].name
+            series.update(name + suffix for suffix in suffixes.get(metric._type, ("",)))
+    return series
+
+
 def test_grafana_is_provisioned_with_prometheus_and_a_dashboard_of_real_metrics(compose: dict[str, Any]) -> None:
     """The data source points at the prometheus service; the dashboard uses it and queries only series the
     services export, covering latency, events and the outbox."""
@@ -283,13 +296,7 @@ def test_grafana_is_provisioned_with_prometheus_and_a_dashboard_of_real_metrics(
     (provider,) = yaml.safe_load((provisioning / "dashboards" / "portal.yml").read_text())["providers"]
     assert f"./deploy/grafana/dashboards:{provider['options']['path']}:ro" in compose["services"]["grafana"]["volumes"]
 
-    exported = set()
-    for metric in vars(shared.metrics).values():
-        if isinstance(metric, MetricWrapperBase):
-            name = metric.describe()[0].name
-            exported |= {"counter": {f"{name}_total"}, "histogram": {f"{name}_bucket", f"{name}_count", f"{name}_sum"}}.get(
-                metric._type, {name}
-            )
+    exported = exported_series()
     dashboard = json.loads(next((DEPLOY / "grafana" / "dashboards").glob("*.json")).read_text())
     targets = [target for panel in dashboard["panels"] for target in panel["targets"]]
     assert {target["datasource"]["uid"] for target in targets} == {source["uid"]}
@@ -378,6 +385,5 @@ def test_kubernetes_manifests_name_real_services_and_settings() -> None:
         for spec in (container, job_container):
             refs = {ref.get("secretRef", {}).get("name") for ref in spec["envFrom"]} - {None}
             assert refs == {"portal-shared", f"portal-{service}-db"}, service
-            assert set(by_kind["Secret"][f"portal-{service}-db"]["stringData"]) == {
-                f"PORTAL_{service.upper()}_DATABASE_URL"
-            }
+        database_secret = by_kind["Secret"][f"portal-{service}-db"]["stringData"]
+        assert set(database_secret) == {f"PORTAL_{service.upper()}_DATABASE_URL"}
