@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import aio_pika
+import httpx
 
 from shared.db import create_engine, session_factory, transaction
 from shared.messaging.outbox import OutboxMessage, outbox_status, redrive_parked
@@ -38,6 +39,12 @@ async def test_committed_change_publishes_and_rolled_back_one_publishes_nothing(
         assert message.routing_key == "probe.recorded.v1"
         assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
         assert [row["message_id"] for row in await applied_rows(database_url)] == [committed]
+        async with httpx.AsyncClient() as client:
+            metrics = (await client.get(f"{base}/metrics")).text
+        assert 'portal_events_published_total{service="orders",type="probe.recorded"}' in metrics
+        assert 'portal_events_consumed_total{outcome="applied",queue="orders.probe",service="orders",type="probe.recorded"}' in metrics
+        assert 'portal_consumers_attached{queue="orders.probe",service="orders"} 1.0' in metrics
+        assert 'portal_outbox_backlog{service="orders"}' in metrics
 
 
 async def test_unroutable_event_is_not_sent_and_is_parked_then_redriven(

@@ -1,0 +1,47 @@
+"""The internal service token: minted by the gateway, verified by every service (no I/O)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import jwt
+import pytest
+
+from shared.db import utcnow
+from shared.internal_token import AUDIENCE, ISSUER, InvalidInternalToken, Principal, mint_internal_token, verify_internal_token
+from shared.settings import PortalSettings
+
+SETTINGS = PortalSettings(internal_token_secret="s" * 40)
+DOCTOR = Principal(user_id=uuid.uuid4(), role="doctor", doctor_id=uuid.uuid4())
+
+
+def test_round_trip_keeps_user_role_and_doctor() -> None:
+    assert verify_internal_token(SETTINGS, mint_internal_token(SETTINGS, DOCTOR)) == DOCTOR
+    staff = Principal(user_id=uuid.uuid4(), role="staff", doctor_id=None)
+    assert verify_internal_token(SETTINGS, mint_internal_token(SETTINGS, staff)) == staff
+
+
+def forged(**claims: object) -> str:
+    now = utcnow()
+    base = {"iss": ISSUER, "aud": AUDIENCE, "sub": str(DOCTOR.user_id), "role": "doctor", "iat": now,
+            "exp": now + timedelta(seconds=60)}
+    return jwt.encode(base | claims, "s" * 40, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param(mint_internal_token(PortalSettings(internal_token_secret="t" * 40), DOCTOR), id="other-secret"),
+        pytest.param(forged(exp=utcnow() - timedelta(seconds=1)), id="expired"),
+        pytest.param(forged(role="superuser"), id="unknown-role"),
+        pytest.param(forged(aud="someone-else"), id="wrong-audience"),
+        pytest.param(forged(iss="someone-else"), id="wrong-issuer"),
+        pytest.param(forged(sub="not-a-uuid"), id="bad-subject"),
+        pytest.param(mint_internal_token(SETTINGS, DOCTOR)[:-2] + "xx", id="tampered"),
+        pytest.param("not a token", id="garbage"),
+    ],
+)
+def test_invalid_tokens_are_refused(token: str) -> None:
+    with pytest.raises(InvalidInternalToken):
+        verify_internal_token(SETTINGS, token)
