@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.cli.dlq import list_dead_letters, replay_dead_letters
-from shared.cli.run import BrokerUnavailable, migrate_all, run_system
+from shared.cli.run import BrokerUnavailable, run_system
 from shared.db import create_engine, session_factory, transaction
+from shared.migrations import upgrade
 from shared.messaging.outbox import OutboxStatus, outbox_status, redrive_parked
 from shared.settings import SERVICES, get_settings
 
@@ -45,10 +46,15 @@ def run() -> None:
 
 
 @app.command()
-def migrate() -> None:
-    """Bring every service's database to its latest migration."""
-    migrate_all(get_settings())
-    console.print(f"migrated: {', '.join(SERVICES)}")
+def migrate(
+    service: Annotated[list[str] | None, typer.Argument(help="services to migrate (all when omitted)")] = None,
+) -> None:
+    """Bring the services' databases (every one, or those named) to their latest migration."""
+    names = [_service(name) for name in service] if service else list(SERVICES)
+    settings = get_settings()
+    for name in names:
+        upgrade(name, settings)
+    console.print(f"migrated: {', '.join(names)}")
 
 
 @outbox_app.command("status")
