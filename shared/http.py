@@ -109,9 +109,9 @@ class RequestContextMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
-            REQUEST_LATENCY.labels(self.service, scope.get("method", ""), template, str(status_holder["status"])).observe(
-                time.perf_counter() - started
-            )
+            REQUEST_LATENCY.labels(
+                self.service, scope.get("method", ""), template, str(status_holder["status"])
+            ).observe(time.perf_counter() - started)
             correlation_id.reset(token)
 
     def _principal(self, headers: dict[bytes, bytes]) -> Principal | None:

@@ -13,9 +13,7 @@ REQUEST_LATENCY = Histogram(
     ["service", "method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-EVENTS_PUBLISHED = Counter(
-    "portal_events_published_total", "Events confirmed by the broker.", ["service", "type"]
-)
+EVENTS_PUBLISHED = Counter("portal_events_published_total", "Events confirmed by the broker.", ["service", "type"])
 PUBLISH_FAILURES = Counter(
     "portal_events_publish_failures_total", "Publish attempts that failed (nack, return, timeout).", ["service"]
 )
@@ -26,7 +24,9 @@ EVENTS_CONSUMED = Counter(
 )
 EVENTS_RETRIED = Counter("portal_events_retried_total", "Events sent to a delayed retry.", ["service", "queue"])
 EVENTS_DEAD_LETTERED = Counter(
-    "portal_events_dead_lettered_total", "Events sent to a dead-letter queue, by reason.", ["service", "queue", "reason"]
+    "portal_events_dead_lettered_total",
+    "Events sent to a dead-letter queue, by reason.",
+    ["service", "queue", "reason"],
 )
 OUTBOX_BACKLOG = Gauge("portal_outbox_backlog", "Outbox rows not yet published (parked ones excluded).", ["service"])
 OUTBOX_OLDEST_AGE = Gauge(

@@ -1,28 +1,35 @@
 """Alembic for every service: one history per service (``services/<name>/migrations``), its own version table
-(``<name>_alembic_version``), run against the service's database URL; plus the messaging tables every history
-creates first.
+(``<name>_alembic_version``), run against the service's database URL.
+
+Every history also reads the versions in ``shared/messaging/migrations``: the messaging tables (outbox and inbox)
+are created by one migration there, ``messaging_0001``, that each service's first own migration builds on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command, context, op
+from alembic import command, context
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.db import UTCDateTime, is_sqlite
+from shared.db import is_sqlite
 from shared.settings import PortalSettings
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+MESSAGING_VERSIONS = Path(__file__).resolve().parent / "messaging" / "migrations"
 
 
 def alembic_config(service: str, settings: PortalSettings) -> Config:
     """The Alembic configuration of ``service`` (no ini file: everything comes from the settings)."""
     config = Config()
     config.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
+    config.set_main_option("path_separator", "os")
+    locations = [MESSAGING_VERSIONS, SERVICES_DIR / service / "migrations" / "versions"]
+    config.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations if p.is_dir()))
     config.attributes["database_url"] = settings.database_url_of(service)
     config.attributes["version_table"] = f"{service}_alembic_version"
     return config
@@ -66,44 +73,3 @@ def run_migrations() -> None:
             await engine.dispose()
 
     asyncio.run(main())
-
-
-def create_messaging_tables() -> None:
-    """Create ``outbox_messages``, ``inbox_messages`` and ``inbox_subject_versions`` (inside a migration)."""
-    op.create_table(
-        "outbox_messages",
-        sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("event_type", sa.String(100), nullable=False),
-        sa.Column("event_version", sa.Integer, nullable=False),
-        sa.Column("routing_key", sa.String(120), nullable=False),
-        sa.Column("subject", sa.String(100), nullable=False),
-        sa.Column("aggregate_version", sa.Integer, nullable=False),
-        sa.Column("envelope", sa.Text, nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
-        sa.Column("sent_at", UTCDateTime(), nullable=True),
-        sa.Column("parked_at", UTCDateTime(), nullable=True),
-        sa.Column("last_error", sa.Text, nullable=True),
-    )
-    op.create_index("ix_outbox_messages_pending", "outbox_messages", ["sent_at", "parked_at", "next_attempt_at"])
-    op.create_table(
-        "inbox_messages",
-        sa.Column("consumer", sa.String(100), primary_key=True),
-        sa.Column("message_id", sa.String(36), primary_key=True),
-        sa.Column("event_type", sa.String(100), nullable=False),
-        sa.Column("received_at", UTCDateTime(), nullable=False),
-    )
-    op.create_table(
-        "inbox_subject_versions",
-        sa.Column("consumer", sa.String(100), primary_key=True),
-        sa.Column("source", sa.String(50), primary_key=True),
-        sa.Column("subject", sa.String(100), primary_key=True),
-        sa.Column("aggregate_version", sa.Integer, nullable=False),
-    )
-
-
-def drop_messaging_tables() -> None:
-    """Drop the tables :func:`create_messaging_tables` created."""
-    for table in ("inbox_subject_versions", "inbox_messages", "outbox_messages"):
-        op.drop_table(table)

@@ -129,7 +129,9 @@ def operations_router(readiness_checks: Sequence[ReadinessCheck]) -> APIRouter:
             reason = await check(runtime)
             checks[check.__name__.removeprefix("check_")] = reason or "ok"
         ready = all(value == "ok" for value in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+        )
 
     @router.get("/metrics")
     async def metrics() -> object:

@@ -71,7 +71,9 @@ class PortalSettings(BaseSettings):
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> PortalSettings:
         if self.env == "production" and self.internal_token_secret.get_secret_value() == DEVELOPMENT_TOKEN_SECRET:
-            raise ValueError("PORTAL_INTERNAL_TOKEN_SECRET must be set to a secret of your own when PORTAL_ENV=production")
+            raise ValueError(
+                "PORTAL_INTERNAL_TOKEN_SECRET must be set to a secret of your own when PORTAL_ENV=production"
+            )
         if self.env == "production" and len(self.internal_token_secret.get_secret_value()) < 32:
             raise ValueError("PORTAL_INTERNAL_TOKEN_SECRET must be at least 32 characters when PORTAL_ENV=production")
         return self

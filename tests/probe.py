@@ -5,8 +5,8 @@ Its consumer ``orders.probe`` applies ``probe.recorded`` events: it appends to `
 application, so double applications show) and sets ``probe_subjects`` to the event's version. A payload can ask the
 handler to fail (until the file named by ``PROBE_FIXED_FILE`` exists) or to call a URL (to follow the trace);
 ``PROBE_SLEEP`` holds every handler that many seconds (so a test can kill it mid-handler) and ``PROBE_MARKER_DIR``
-gets a file per handler started. Run in a child process with ``uvicorn tests.probe:create_app --factory``; the environment
-gives the settings.
+gets a file per handler started. Run in a child process with ``uvicorn tests.probe:create_app --factory``; the
+environment gives the settings.
 """
 
 from __future__ import annotations

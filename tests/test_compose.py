@@ -207,9 +207,7 @@ def test_migration_commands_really_migrate(
 def test_app_containers_set_only_real_settings(compose: dict[str, Any]) -> None:
     """Every variable given to a service or job is a field of PortalSettings (or a standard OTEL_* variable)."""
     known = known_variables()
-    unknown = {
-        name: sorted(set(definition["environment"]) - known) for name, _, definition in app_workloads(compose)
-    }
+    unknown = {name: sorted(set(definition["environment"]) - known) for name, _, definition in app_workloads(compose)}
     assert {name: found for name, found in unknown.items() if found} == {}
 
 
@@ -225,7 +223,11 @@ def test_each_service_gets_its_own_database_and_the_gateway_every_url(
         assert urlsplit(settings.rabbitmq_url).hostname == "rabbitmq"
         url = make_url(settings.database_url_of(service))
         assert (url.drivername, url.host, url.port, url.database, url.username) == (
-            "postgresql+asyncpg", "postgres", 5432, service, service
+            "postgresql+asyncpg",
+            "postgres",
+            5432,
+            service,
+            service,
         ), name
         assert url.password == example_env[f"{service.upper()}_DB_PASSWORD"]
         others = [other for other in SERVICES if other != service]

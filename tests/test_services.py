@@ -14,7 +14,9 @@ from tests.harness.servers import serve
 
 
 @pytest.mark.parametrize("service", SERVICES)
-async def test_service_boots_migrated_and_answers_operations_routes(service: str, tmp_path: Path, vhost_url: str) -> None:
+async def test_service_boots_migrated_and_answers_operations_routes(
+    service: str, tmp_path: Path, vhost_url: str
+) -> None:
     settings = PortalSettings(env="test", data_dir=tmp_path, rabbitmq_url=vhost_url)
     await migrate(service, settings)
     app = importlib.import_module(f"services.{service}.app").create_app(settings)
@@ -38,8 +40,12 @@ async def test_internal_service_refuses_requests_without_a_valid_internal_token(
     await migrate(service, settings)
     app = importlib.import_module(f"services.{service}.app").create_app(settings)
     async with serve(app) as base, httpx.AsyncClient(base_url=base) as client:
-        for headers in ({}, {"Authorization": "Bearer forged"}, {"Authorization": "Basic Zm9vOmJhcg=="},
-                        doctor_headers(PortalSettings(internal_token_secret="another-secret-" * 3))):
+        for headers in (
+            {},
+            {"Authorization": "Bearer forged"},
+            {"Authorization": "Basic Zm9vOmJhcg=="},
+            doctor_headers(PortalSettings(internal_token_secret="another-secret-" * 3)),
+        ):
             refused = await client.get("/v1/anything", headers=headers)
             assert refused.status_code == 401
             assert refused.headers["content-type"] == "application/problem+json"

@@ -1,1 +1,2 @@
-"""The cases service: the case lifecycle: statuses, treatment setups, phases, expiry, history, labels, the orders-list read model."""
+"""The cases service: the case lifecycle (statuses, treatment setups, phases, expiry, history, labels) and the
+orders-list read model."""

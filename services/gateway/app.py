@@ -10,4 +10,6 @@ from shared.service import create_service_app
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The gateway service's ASGI app; settings are read from the environment unless given."""
-    return create_service_app(SERVICE, routers=[router], consumers=consumers, settings=settings or Settings(), public=True)
+    return create_service_app(
+        SERVICE, routers=[router], consumers=consumers, settings=settings or Settings(), public=True
+    )

@@ -15,8 +15,8 @@ from rich.table import Table
 from shared.cli.dlq import list_dead_letters, replay_dead_letters
 from shared.cli.run import BrokerUnavailable, run_system
 from shared.db import create_engine, session_factory, transaction
-from shared.migrations import upgrade
 from shared.messaging.outbox import OutboxStatus, outbox_status, redrive_parked
+from shared.migrations import upgrade
 from shared.settings import SERVICES, get_settings
 
 app = typer.Typer(help="Doctor Portal: run the system and operate its messaging.", no_args_is_help=True)

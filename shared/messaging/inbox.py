@@ -64,7 +64,10 @@ async def advance_subject(session: AsyncSession, consumer: str, envelope: Envelo
     """
     table = InboxSubjectVersion.__table__
     statement = _insert(session, table).values(
-        consumer=consumer, source=envelope.source, subject=envelope.subject, aggregate_version=envelope.aggregate_version
+        consumer=consumer,
+        source=envelope.source,
+        subject=envelope.subject,
+        aggregate_version=envelope.aggregate_version,
     )
     statement = statement.on_conflict_do_update(
         index_elements=["consumer", "source", "subject"],

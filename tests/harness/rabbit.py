@@ -44,20 +44,13 @@ def delete_vhost(url: str, node: str | None = None) -> None:
     _ctl("delete_vhost", URL(url).path.lstrip("/"), node=node)
 
 
-def queue_consumers(url: str, queue: str, node: str | None = None) -> int:
-    """How many consumers the broker counts on ``queue`` (asked of the broker, never of a client cache)."""
-    vhost = URL(url).path.lstrip("/") or "/"
-    for line in _ctl("list_queues", "-p", vhost, "name", "consumers", "--no-table-headers", node=node).splitlines():
-        name, _, count = line.rpartition("\t")
-        if name.strip() == queue:
-            return int(count)
-    raise LookupError(f"queue {queue} not found in {vhost}")
+def queue_stat(url: str, queue: str, column: str, node: str | None = None) -> int:
+    """A counter the broker keeps for ``queue``: ``consumers``, or ``messages`` (ready and unacknowledged).
 
-
-def queue_messages(url: str, queue: str, node: str | None = None) -> int:
-    """How many messages (ready and unacknowledged) ``queue`` holds."""
+    Asked of the broker itself, never of a client's cache; the broker refreshes its statistics every few seconds.
+    """
     vhost = URL(url).path.lstrip("/") or "/"
-    for line in _ctl("list_queues", "-p", vhost, "name", "messages", "--no-table-headers", node=node).splitlines():
+    for line in _ctl("list_queues", "-p", vhost, "name", column, "--no-table-headers", node=node).splitlines():
         name, _, count = line.rpartition("\t")
         if name.strip() == queue:
             return int(count)
@@ -71,7 +64,9 @@ class RabbitNode:
         self.port = free_port()
         self.name = f"portal-test-{uuid.uuid4().hex[:8]}@localhost"
         self.base = Path(tempfile.mkdtemp(prefix="portal-rabbit-"))
-        (self.base / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n")
+        (self.base / "rabbitmq.conf").write_text(
+            f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n"
+        )
         (self.base / "enabled_plugins").write_text("[].\n")
         (self.base / "env.conf").write_text("")
         shutil.chown(self.base, "rabbitmq")

@@ -72,8 +72,19 @@ class ServiceProcess:
 
     def start(self) -> ServiceProcess:
         """Start the process (does not wait for readiness; see :func:`wait_ready`)."""
-        command = [sys.executable, "-m", "uvicorn", self.factory, "--factory", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--log-level", "warning"]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            self.factory,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+        ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import aio_pika
 import httpx
@@ -12,7 +13,17 @@ import sqlalchemy as sa
 
 from shared.db import create_engine
 from shared.messaging.topology import EVENTS_EXCHANGE, declare_exchanges
-from tests.probe import probe_applied, probe_subjects
+from shared.settings import PortalSettings
+from tests.harness.fixtures import make_settings, migrate
+from tests.probe import SERVICE, create_probe_tables, probe_applied, probe_subjects
+
+
+async def probe_settings(tmp_path: Path, rabbitmq_url: str, database_url: str, **overrides: object) -> PortalSettings:
+    """Test settings (see ``make_settings``) on a migrated database that holds the probe's tables."""
+    settings = make_settings(tmp_path, rabbitmq_url, database_url, **overrides)
+    await migrate(SERVICE, settings)
+    await create_probe_tables(database_url)
+    return settings
 
 
 async def post_events(
@@ -103,7 +114,7 @@ async def write_events_directly(database_url: str, subject: str, versions: list[
     """Commit probe events to the outbox from outside any service process; returns their ids."""
     from shared.db import session_factory, transaction
     from shared.messaging.outbox import add_event
-    from tests.probe import SERVICE, ProbeRecorded
+    from tests.probe import ProbeRecorded
 
     engine = create_engine(database_url)
     try:

@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.harness.fixtures import doctor_headers, make_settings, migrate
-from tests.harness.rabbit import RabbitNode, queue_consumers
+from tests.harness.fixtures import doctor_headers
+from tests.harness.rabbit import RabbitNode, queue_stat
 from tests.harness.servers import serve
-from tests.messaging.helpers import applied_rows, eventually, post_events
-from tests.probe import create_app, create_probe_tables
+from tests.messaging.helpers import applied_rows, eventually, post_events, probe_settings
+from tests.probe import create_app
 
 pytestmark = pytest.mark.fault
 QUEUE = "orders.probe"
@@ -27,7 +27,7 @@ async def consumers_become(url: str, node: RabbitNode, expected: int) -> None:
     """Wait until the broker counts ``expected`` consumers on the probe queue (its statistics lag a little)."""
 
     async def counted() -> bool:
-        return await asyncio.to_thread(queue_consumers, url, QUEUE, node.name) == expected
+        return await asyncio.to_thread(queue_stat, url, QUEUE, "consumers", node.name) == expected
 
     await eventually(counted, timeout=20, interval=0.5)
 
@@ -40,9 +40,7 @@ async def readyz_status(base: str) -> int:
 async def test_broker_restarted_five_times_consumers_reattach_and_events_flow(
     tmp_path: Path, rabbit_node: RabbitNode, node_vhost_url: str, database_url: str
 ) -> None:
-    settings = make_settings(tmp_path, node_vhost_url, database_url)
-    await migrate("orders", settings)
-    await create_probe_tables(database_url)
+    settings = await probe_settings(tmp_path, node_vhost_url, database_url)
     headers = doctor_headers(settings)
     async with serve(create_app(settings)) as base:
         await consumers_become(node_vhost_url, rabbit_node, 1)
@@ -62,8 +60,8 @@ async def test_broker_restarted_five_times_consumers_reattach_and_events_flow(
             await consumers_become(node_vhost_url, rabbit_node, 1)
             await post_events(base, headers, f"s-round-{round_number}", [1])
 
-            async def flowed() -> bool:
-                return len(await applied_rows(database_url)) == round_number
+            async def flowed(expected: int = round_number) -> bool:
+                return len(await applied_rows(database_url)) == expected
 
             await eventually(flowed, timeout=30)
 
@@ -71,9 +69,7 @@ async def test_broker_restarted_five_times_consumers_reattach_and_events_flow(
 async def test_broker_down_for_ten_seconds_while_200_events_are_written(
     tmp_path: Path, rabbit_node: RabbitNode, node_vhost_url: str, database_url: str
 ) -> None:
-    settings = make_settings(tmp_path, node_vhost_url, database_url)
-    await migrate("orders", settings)
-    await create_probe_tables(database_url)
+    settings = await probe_settings(tmp_path, node_vhost_url, database_url)
     headers = doctor_headers(settings)
     async with serve(create_app(settings)) as base:
         await asyncio.to_thread(rabbit_node.stop_app)
@@ -99,9 +95,7 @@ async def test_broker_killed_and_started_again_keeps_queued_events(
     tmp_path: Path, rabbit_node: RabbitNode, node_vhost_url: str
 ) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'orders.sqlite3'}"
-    settings = make_settings(tmp_path, node_vhost_url, database_url)
-    await migrate("orders", settings)
-    await create_probe_tables(database_url)
+    settings = await probe_settings(tmp_path, node_vhost_url, database_url)
     headers = doctor_headers(settings)
     async with serve(create_app(settings)) as base:
         await post_events(base, headers, "s-before", [1])

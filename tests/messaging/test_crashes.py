@@ -11,7 +11,7 @@ from pathlib import Path
 
 from shared.failpoints import FAILPOINT_EXIT_CODE
 from shared.settings import PortalSettings
-from tests.harness.fixtures import doctor_headers, make_settings, migrate, settings_env
+from tests.harness.fixtures import doctor_headers, settings_env
 from tests.harness.servers import ServiceProcess, wait_ready
 from tests.messaging.helpers import (
     Tap,
@@ -19,23 +19,23 @@ from tests.messaging.helpers import (
     eventually,
     inbox_count,
     post_events,
+    probe_settings,
     subject_versions,
     write_events_directly,
 )
-from tests.probe import create_probe_tables
 
 FACTORY = "tests.probe:create_app"
 QUEUE = "orders.probe"
 
 
 async def prepare(tmp_path: Path, vhost_url: str, database_url: str) -> dict[str, str]:
-    settings = make_settings(tmp_path, vhost_url, database_url)
-    await migrate("orders", settings)
-    await create_probe_tables(database_url)
+    settings = await probe_settings(tmp_path, vhost_url, database_url)
     return settings_env(settings)
 
 
-async def test_relay_killed_between_broker_ack_and_marking_sent(tmp_path: Path, vhost_url: str, database_url: str) -> None:
+async def test_relay_killed_between_broker_ack_and_marking_sent(
+    tmp_path: Path, vhost_url: str, database_url: str
+) -> None:
     env = await prepare(tmp_path, vhost_url, database_url)
     [event_id] = await write_events_directly(database_url, "s-relay", [1])
     async with Tap(vhost_url) as tap:
@@ -70,7 +70,8 @@ async def test_consumer_killed_in_the_middle_of_a_handler(tmp_path: Path, vhost_
     markers = tmp_path / "markers"
     markers.mkdir()
     slow = ServiceProcess(
-        FACTORY, {**env, "PROBE_SLEEP": "120", "PROBE_MARKER_DIR": str(markers), "PROBE_WORKER": "killed"},
+        FACTORY,
+        {**env, "PROBE_SLEEP": "120", "PROBE_MARKER_DIR": str(markers), "PROBE_WORKER": "killed"},
         tmp_path / "a.log",
     ).start()
     try:
@@ -110,10 +111,7 @@ async def test_two_replicas_apply_1000_events_over_50_subjects_once_each(
             await wait_ready(replica.url)
         headers = doctor_headers_from(env)
         written = await asyncio.gather(
-            *(
-                post_events(replicas[i % 2].url, headers, f"subject-{i:02d}", list(range(1, 21)))
-                for i in range(50)
-            )
+            *(post_events(replicas[i % 2].url, headers, f"subject-{i:02d}", list(range(1, 21))) for i in range(50))
         )
         assert sum(len(ids) for ids in written) == 1000
 

@@ -16,11 +16,11 @@ import pytest
 from shared.db import utcnow
 from shared.events.envelope import Envelope
 from shared.settings import PortalSettings
-from tests.harness.fixtures import doctor_headers, make_settings, migrate, settings_env
-from tests.harness.rabbit import queue_messages
+from tests.harness.fixtures import doctor_headers, settings_env
+from tests.harness.rabbit import queue_stat
 from tests.harness.servers import serve
-from tests.messaging.helpers import applied_rows, eventually, post_events, subject_versions
-from tests.probe import create_app, create_probe_tables
+from tests.messaging.helpers import applied_rows, eventually, post_events, probe_settings, subject_versions
+from tests.probe import create_app
 
 QUEUE = "orders.probe"
 
@@ -54,15 +54,8 @@ async def publish_envelope(url: str, envelope: Envelope) -> None:
     await publish_raw(url, envelope.model_dump_json().encode(), envelope.routing_key, str(envelope.id))
 
 
-async def start(tmp_path: Path, vhost_url: str, database_url: str) -> PortalSettings:
-    settings = make_settings(tmp_path, vhost_url, database_url)
-    await migrate("orders", settings)
-    await create_probe_tables(database_url)
-    return settings
-
-
 async def test_duplicate_delivery_is_applied_once(tmp_path: Path, vhost_url: str, database_url: str) -> None:
-    settings = await start(tmp_path, vhost_url, database_url)
+    settings = await probe_settings(tmp_path, vhost_url, database_url)
     envelope = probe_envelope("s-dup", 1)
     async with serve(create_app(settings)):
         for _ in range(3):
@@ -80,7 +73,7 @@ async def test_duplicate_delivery_is_applied_once(tmp_path: Path, vhost_url: str
 
 
 async def test_stale_event_is_ignored(tmp_path: Path, vhost_url: str, database_url: str) -> None:
-    settings = await start(tmp_path, vhost_url, database_url)
+    settings = await probe_settings(tmp_path, vhost_url, database_url)
     async with serve(create_app(settings)):
         newer, older = probe_envelope("s-order", 5), probe_envelope("s-order", 3)
         await publish_envelope(vhost_url, newer)
@@ -104,7 +97,7 @@ async def test_stale_event_is_ignored(tmp_path: Path, vhost_url: str, database_u
 async def test_poison_messages_are_dead_lettered_at_once_and_the_consumer_goes_on(
     tmp_path: Path, vhost_url: str, database_url: str
 ) -> None:
-    settings = await start(tmp_path, vhost_url, database_url)
+    settings = await probe_settings(tmp_path, vhost_url, database_url)
     async with serve(create_app(settings)):
         await publish_raw(vhost_url, b"{not json", "probe.recorded.v1")
         await publish_raw(vhost_url, json.dumps({"type": "probe.recorded"}).encode(), "probe.recorded.v1")
@@ -118,7 +111,7 @@ async def test_poison_messages_are_dead_lettered_at_once_and_the_consumer_goes_o
         await publish_envelope(vhost_url, good)
 
         async def dead_lettered() -> bool:
-            return queue_messages(vhost_url, f"{QUEUE}.dlq") == 3
+            return queue_stat(vhost_url, f"{QUEUE}.dlq", "messages") == 3
 
         await eventually(dead_lettered)
 
@@ -128,13 +121,15 @@ async def test_poison_messages_are_dead_lettered_at_once_and_the_consumer_goes_o
         await eventually(good_applied)
 
         async def queue_drained() -> bool:  # the broker's counts lag by a few seconds
-            return queue_messages(vhost_url, QUEUE) == 0
+            return queue_stat(vhost_url, QUEUE, "messages") == 0
 
         await eventually(queue_drained, timeout=15)
 
 
-async def test_unknown_type_reaching_the_queue_is_dead_lettered(tmp_path: Path, vhost_url: str, database_url: str) -> None:
-    settings = await start(tmp_path, vhost_url, database_url)
+async def test_unknown_type_reaching_the_queue_is_dead_lettered(
+    tmp_path: Path, vhost_url: str, database_url: str
+) -> None:
+    settings = await probe_settings(tmp_path, vhost_url, database_url)
     unknown = probe_envelope("s-x", 1).model_copy(update={"type": "mystery.happened"})
     async with serve(create_app(settings)):
         connection = await aio_pika.connect(vhost_url)
@@ -145,7 +140,7 @@ async def test_unknown_type_reaching_the_queue_is_dead_lettered(tmp_path: Path, 
             )
 
         async def dead_lettered() -> bool:
-            return queue_messages(vhost_url, f"{QUEUE}.dlq") == 1
+            return queue_stat(vhost_url, f"{QUEUE}.dlq", "messages") == 1
 
         await eventually(dead_lettered)
 
@@ -161,7 +156,7 @@ def portal(settings: PortalSettings, *args: str) -> subprocess.CompletedProcess[
 async def test_failing_handler_is_retried_then_dead_lettered_and_replayed_once_repaired(
     tmp_path: Path, vhost_url: str, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = await start(tmp_path, vhost_url, database_url)
+    settings = await probe_settings(tmp_path, vhost_url, database_url)
     fixed = tmp_path / "fixed"
     monkeypatch.setenv("PROBE_FIXED_FILE", str(fixed))
     async with serve(create_app(settings)) as base:
@@ -169,7 +164,7 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replayed_once_r
         [fine] = await post_events(base, doctor_headers(settings), "s-fine", [1])
 
         async def dead_lettered() -> bool:
-            return queue_messages(vhost_url, f"{QUEUE}.dlq") == 1
+            return queue_stat(vhost_url, f"{QUEUE}.dlq", "messages") == 1
 
         await eventually(dead_lettered, timeout=20)
         assert [str(r["message_id"]) for r in await applied_rows(database_url)] == [fine]
@@ -179,7 +174,7 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replayed_once_r
         [letter] = [json.loads(line) for line in listed.stdout.splitlines()]
         assert (letter["message_id"], letter["kind"]) == (failing, "retries_exhausted")
         assert "asked to fail" in letter["reason"]
-        assert queue_messages(vhost_url, f"{QUEUE}.dlq") == 1  # listing leaves messages where they are
+        assert queue_stat(vhost_url, f"{QUEUE}.dlq", "messages") == 1  # listing leaves messages where they are
 
         fixed.touch()  # the handler's fault is repaired
         replayed = await asyncio.to_thread(portal, settings, "dlq", "replay", QUEUE, "--id", failing)
@@ -192,6 +187,6 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replayed_once_r
         await eventually(applied)
 
         async def dead_letter_queue_empty() -> bool:  # the broker's counts lag by a few seconds
-            return queue_messages(vhost_url, f"{QUEUE}.dlq") == 0
+            return queue_stat(vhost_url, f"{QUEUE}.dlq", "messages") == 0
 
         await eventually(dead_letter_queue_empty, timeout=15)

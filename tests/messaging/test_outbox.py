@@ -14,16 +14,14 @@ from shared.messaging.outbox import OutboxMessage, outbox_status, redrive_parked
 from shared.service import create_service_app
 from tests.harness.fixtures import doctor_headers, make_settings, migrate
 from tests.harness.servers import serve
-from tests.messaging.helpers import Tap, applied_rows, eventually, post_events
-from tests.probe import create_app, create_probe_tables, router
+from tests.messaging.helpers import Tap, applied_rows, eventually, post_events, probe_settings
+from tests.probe import create_app, router
 
 
 async def test_committed_change_publishes_and_rolled_back_one_publishes_nothing(
     tmp_path: Path, vhost_url: str, database_url: str
 ) -> None:
-    settings = make_settings(tmp_path, vhost_url, database_url)
-    await migrate("orders", settings)
-    await create_probe_tables(database_url)
+    settings = await probe_settings(tmp_path, vhost_url, database_url)
     headers = doctor_headers(settings)
     async with Tap(vhost_url) as tap, serve(create_app(settings)) as base:
         assert await post_events(base, headers, "s-rollback", [1], rollback=True) == []
@@ -42,7 +40,10 @@ async def test_committed_change_publishes_and_rolled_back_one_publishes_nothing(
         async with httpx.AsyncClient() as client:
             metrics = (await client.get(f"{base}/metrics")).text
         assert 'portal_events_published_total{service="orders",type="probe.recorded"}' in metrics
-        assert 'portal_events_consumed_total{outcome="applied",queue="orders.probe",service="orders",type="probe.recorded"}' in metrics
+        assert (
+            'portal_events_consumed_total{outcome="applied",queue="orders.probe",service="orders",type="probe.recorded"}'
+            in metrics
+        )
         assert 'portal_consumers_attached{queue="orders.probe",service="orders"} 1.0' in metrics
         assert 'portal_outbox_backlog{service="orders"}' in metrics
 
@@ -88,9 +89,7 @@ async def test_unroutable_event_is_not_sent_and_is_parked_then_redriven(
 async def test_many_events_each_published_once_and_marked_sent(
     tmp_path: Path, vhost_url: str, database_url: str
 ) -> None:
-    settings = make_settings(tmp_path, vhost_url, database_url)
-    await migrate("orders", settings)
-    await create_probe_tables(database_url)
+    settings = await probe_settings(tmp_path, vhost_url, database_url)
     async with Tap(vhost_url) as tap, serve(create_app(settings)) as base:
         ids = await post_events(base, doctor_headers(settings), "s-batch", list(range(1, 251)))
 

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 
 from shared.db import create_engine
 from shared.messaging.outbox import OutboxMessage
-from tests.harness.fixtures import doctor_headers, make_settings, migrate
+from tests.harness.fixtures import doctor_headers
 from tests.harness.servers import serve
-from tests.messaging.helpers import eventually
-from tests.probe import create_app, create_probe_tables
+from tests.messaging.helpers import eventually, probe_settings
+from tests.probe import create_app
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 INCOMING_TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
@@ -57,9 +57,7 @@ async def test_trace_and_correlation_follow_the_event_to_the_consumers_http_call
     tmp_path: Path, vhost_url: str, callback_server: CallbackServer
 ) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'orders.sqlite3'}"
-    settings = make_settings(tmp_path, vhost_url, database_url)
-    await migrate("orders", settings)
-    await create_probe_tables(database_url)
+    settings = await probe_settings(tmp_path, vhost_url, database_url)
     async with serve(create_app(settings)) as base:
         headers = {
             **doctor_headers(settings),

@@ -9,7 +9,14 @@ import jwt
 import pytest
 
 from shared.db import utcnow
-from shared.internal_token import AUDIENCE, ISSUER, InvalidInternalToken, Principal, mint_internal_token, verify_internal_token
+from shared.internal_token import (
+    AUDIENCE,
+    ISSUER,
+    InvalidInternalToken,
+    Principal,
+    mint_internal_token,
+    verify_internal_token,
+)
 from shared.settings import PortalSettings
 
 SETTINGS = PortalSettings(internal_token_secret="s" * 40)
@@ -24,8 +31,14 @@ def test_round_trip_keeps_user_role_and_doctor() -> None:
 
 def forged(**claims: object) -> str:
     now = utcnow()
-    base = {"iss": ISSUER, "aud": AUDIENCE, "sub": str(DOCTOR.user_id), "role": "doctor", "iat": now,
-            "exp": now + timedelta(seconds=60)}
+    base = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(DOCTOR.user_id),
+        "role": "doctor",
+        "iat": now,
+        "exp": now + timedelta(seconds=60),
+    }
     return jwt.encode(base | claims, "s" * 40, algorithm="HS256")
 
 
