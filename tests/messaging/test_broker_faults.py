@@ -12,8 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from yarl import URL
 
 from tests.harness.fixtures import doctor_headers
+from tests.harness.proxy import CuttableProxy
 from tests.harness.rabbit import RabbitNode, queue_stat
 from tests.harness.servers import serve
 from tests.messaging.helpers import applied_rows, eventually, post_events, probe_settings
@@ -113,3 +115,47 @@ async def test_broker_killed_and_started_again_keeps_queued_events(
 
         await eventually(second_applied, timeout=60)
         await consumers_become(node_vhost_url, rabbit_node, 1)
+
+
+async def test_network_cut_detected_by_heartbeat_then_consumer_reattached(
+    tmp_path: Path, vhost_url: str, database_url: str
+) -> None:
+    broker = URL(vhost_url)
+    proxy = await CuttableProxy(broker.host or "127.0.0.1", broker.port or 5672).start()
+    through_proxy = str(broker.with_port(proxy.port).with_query(heartbeat=2))
+    settings = await probe_settings(tmp_path, through_proxy, database_url)
+    headers = doctor_headers(settings)
+    try:
+        async with serve(create_app(settings)) as base:
+            [before] = await post_events(base, headers, "s-before", [1])
+
+            async def first_applied() -> bool:
+                return len(await applied_rows(database_url)) == 1
+
+            await eventually(first_applied)
+            proxy.cut()
+
+            async def not_ready() -> bool:
+                return await readyz_status(base) == 503
+
+            await eventually(not_ready, timeout=30)  # silence, not a close: only the heartbeat can tell
+            [during] = await asyncio.wait_for(post_events(base, headers, "s-during", [1]), timeout=5)
+            proxy.restore()
+
+            async def ready() -> bool:
+                return await readyz_status(base) == 200
+
+            await eventually(ready, timeout=30)
+
+            async def one_consumer() -> bool:  # the broker also drops the silent connection's consumer
+                return await asyncio.to_thread(queue_stat, vhost_url, QUEUE, "consumers") == 1
+
+            await eventually(one_consumer, timeout=30, interval=0.5)
+
+            async def second_applied() -> bool:
+                return len(await applied_rows(database_url)) == 2
+
+            await eventually(second_applied, timeout=30)
+        assert sorted(str(row["message_id"]) for row in await applied_rows(database_url)) == sorted([before, during])
+    finally:
+        await proxy.close()
