@@ -57,7 +57,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
-        errors = [{"field": _field_path(error["loc"]), "message": error["msg"]} for error in exc.errors()]
+        errors = [
+            {"field": _field_path(error["loc"]), "message": error["msg"].removeprefix("Value error, ")}
+            for error in exc.errors()
+        ]
         return problem(422, "Invalid input", f"{len(errors)} field(s) are missing or invalid", errors=errors)
 
 

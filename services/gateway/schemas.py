@@ -1,1 +1,197 @@
-"""Request and response bodies of the gateway service's HTTP API."""
+"""Request and response bodies of the gateway's identity and account API (API.md, "Identity and account").
+
+Every request body forbids unknown fields, so a body can never set a role, an owner or an id (mass assignment):
+such a field is answered with 422 naming it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints, ValidationInfo, field_validator
+
+from services.gateway.security import password_problems
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+Language = Literal["en", "fr"]
+WearSchedule = Literal[7, 10, 14, 21]
+Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,50}$")]
+PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{6,40}$")]
+
+NOTIFICATION_KINDS: tuple[str, ...] = (
+    "setup_published",
+    "records_missing",
+    "submission_problem",
+    "phase_shipped",
+    "last_phase_delivered",
+    "case_on_hold",
+    "case_resumed",
+    "case_expiring_soon",
+    "case_expired",
+    "setup_ready_for_approval",
+)
+"""Every kind of notification a doctor can receive, each with its own e-mail switch (all on by default)."""
+
+T = TypeVar("T")
+
+COLLABORATOR_PERMISSIONS: tuple[str, ...] = ("view", "comment", "evaluate_setups")
+
+
+class Input(BaseModel):
+    """Base of every request body: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Address(Input):
+    """A postal address; ``country`` is an ISO 3166-1 alpha-2 code."""
+
+    line1: Text
+    line2: Text | None = None
+    city: ShortText
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    region: ShortText | None = None
+    country: CountryCode
+
+
+class PracticeIn(Input):
+    """A practice: name, address (also the ship-to address), phone."""
+
+    name: Text
+    address: Address
+    phone: PhoneNumber | None = None
+
+
+class PracticePatch(Input):
+    """Fields of a practice to change."""
+
+    name: Text | None = None
+    address: Address | None = None
+    phone: PhoneNumber | None = None
+
+
+class PracticeOut(BaseModel):
+    """A practice as the API shows it."""
+
+    id: str
+    name: str
+    address: Address
+    phone: str | None
+    created_at: datetime
+
+
+class NewAccount(Input):
+    """E-mail, name and a password strong enough (checked against the e-mail and the name)."""
+
+    email: EmailStr
+    first_name: ShortText
+    last_name: ShortText
+    password: Annotated[str, StringConstraints(max_length=1000)]
+
+    @field_validator("password")
+    @classmethod
+    def _strong(cls, password: str, info: ValidationInfo) -> str:
+        names = tuple(info.data.get(field, "") for field in ("first_name", "last_name"))
+        problems = password_problems(password, email=info.data.get("email", ""), names=names)
+        if problems:
+            raise ValueError("password " + "; ".join(problems))
+        return password
+
+
+class RegisterRequest(NewAccount):
+    """A new doctor with a first practice."""
+
+    degree: ShortText | None = None
+    specialty: ShortText | None = None
+    country: CountryCode
+    language: Language = "en"
+    practice: PracticeIn
+
+
+class LoginRequest(Input):
+    """Credentials."""
+
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class TokenResponse(BaseModel):
+    """A session: its bearer token, lifetime in seconds, and the CSRF token for cookie-authenticated requests."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    csrf_token: str
+
+
+class AccountOut(BaseModel):
+    """The signed-in person's own account."""
+
+    id: str
+    email: str
+    role: str
+    first_name: str
+    last_name: str
+    degree: str | None
+    specialty: str | None
+    username: str | None
+    country: str | None
+    language: str
+    wear_schedule_days: int
+    created_at: datetime
+
+
+class AccountPatch(Input):
+    """Personal information to change; ``email`` must stay unique."""
+
+    email: EmailStr | None = None
+    first_name: ShortText | None = None
+    last_name: ShortText | None = None
+    degree: ShortText | None = None
+    specialty: ShortText | None = None
+    username: Username | None = None
+    wear_schedule_days: WearSchedule | None = None
+    language: Language | None = None
+
+
+class PasswordChange(Input):
+    """The current password and the new one."""
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    new_password: Annotated[str, StringConstraints(max_length=1000)]
+
+
+class StaffCreate(NewAccount):
+    """A staff account an admin creates."""
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list (API.md "Lists")."""
+
+    items: list[T]
+    page: int
+    page_size: int
+    total: int
+
+
+class PhoneIn(Input):
+    """A phone number with a label (``office``, ``mobile``...)."""
+
+    label: ShortText = "office"
+    number: PhoneNumber
+
+
+class PhoneOut(BaseModel):
+    """A phone number as the API shows it."""
+
+    id: str
+    label: str
+    number: str
+    created_at: datetime
+
+
+Scope = Literal["read", "write"]
+"""What an API key may do: ``read`` (GET requests), ``write`` (the other methods)."""
