@@ -2,8 +2,18 @@
 
 from fastapi import APIRouter
 
-from services.gateway.api import account, auth
+from services.gateway.api import (
+    account,
+    admin,
+    api_keys,
+    audit_log,
+    auth,
+    collaborators,
+    phones,
+    practices,
+    preferences,
+)
 
 router = APIRouter(prefix="/api/v1")
-for area in (auth, account):
+for area in (auth, account, practices, phones, preferences, api_keys, collaborators, audit_log, admin):
     router.include_router(area.router)
