@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shlex
 import sys
 import threading
 import time
@@ -49,10 +50,33 @@ def migrate_all(settings: PortalSettings) -> None:
         upgrade(service, settings)
 
 
+class _Manager(Manager):
+    """honcho's manager, safe against SIGINT/SIGTERM arriving before every process has reported its pid.
+
+    honcho's own handler then raises ``KeyError: 'pid'``: the services already started keep running and the command
+    hangs (multiprocessing joins the helper of the rest). Here the stop is deferred until every pid is known.
+    """
+
+    _deferred_force: bool | None = None
+
+    def _killall(self, force: bool = False) -> None:
+        if not super()._all_started():
+            self._deferred_force = force or bool(self._deferred_force)
+            return
+        super()._killall(force)
+
+    def _all_started(self) -> bool:  # called by honcho's loop after every event (and every 0.1 s)
+        started = super()._all_started()
+        if started and self._deferred_force is not None:
+            force, self._deferred_force = self._deferred_force, None
+            super()._killall(force)
+        return started
+
+
 def service_command(service: str, settings: PortalSettings) -> str:
-    """The shell command that runs ``service`` as one uvicorn process."""
+    """The shell command that runs ``service`` as one uvicorn process (``exec``: honcho's pid is uvicorn's)."""
     return (
-        f"{sys.executable} -m uvicorn services.{service}.app:create_app --factory "
+        f"exec {shlex.quote(sys.executable)} -m uvicorn services.{service}.app:create_app --factory "
         f"--host {settings.host} --port {settings.port_of(service)} --no-access-log --log-level warning"
     )
 
@@ -79,7 +103,7 @@ def run_system(settings: PortalSettings) -> int:
     check_broker(settings)
     migrate_all(settings)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    manager = Manager()
+    manager = _Manager()
     for service in SERVICES:
         manager.add_process(service, service_command(service, settings), env=env)
 
