@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from yarl import URL
 
 from shared.settings import SERVICES
 from tests.harness.rabbit import create_vhost, delete_vhost, free_port
@@ -125,7 +126,12 @@ def portal_run(env: dict[str, str], until: re.Pattern[str] | None = READY, timeo
     not exited 20 s later."""
     process = subprocess.Popen(
         [sys.executable, "-m", "shared.cli", "run"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
     )
     portal = Portal(process)
 
@@ -218,6 +224,20 @@ def test_broker_down_is_one_line_and_no_service(portal_env: Callable[[], dict[st
     assert "rabbitmq-server -detached" in line
     assert list(Path(env["PORTAL_DATA_DIR"]).iterdir()) == []
     assert not any(answers(f"http://127.0.0.1:{port(env, service)}/livez") for service in SERVICES)
+
+
+@pytest.mark.parametrize("refusal", ["missing-vhost", "wrong-password"])
+def test_broker_refusing_the_login_or_vhost_is_one_line_naming_it(
+    portal_env: Callable[[], dict[str, str]], refusal: str
+) -> None:
+    env = portal_env()
+    url = URL(env["RABBITMQ_URL"])
+    env["RABBITMQ_URL"] = str(url.with_path("/no-such-vhost") if refusal == "missing-vhost" else url.with_password("x"))
+    with portal_run(env, until=None) as portal:
+        assert portal.wait_exit(timeout=10) == 1
+    assert len(portal.lines) == 1, portal.output
+    assert "refused the connection" in portal.lines[0] and "RABBITMQ_URL" in portal.lines[0]
+    assert "rabbitmq-server -detached" not in portal.lines[0]
 
 
 def test_internal_service_needs_a_token_the_gateway_probe_does_not(portal_env: Callable[[], dict[str, str]]) -> None:

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.gateway.cli import app as admin_app
 from shared.cli.dlq import list_dead_letters, replay_dead_letters
 from shared.cli.run import BrokerUnavailable, run_system
 from shared.db import create_engine, session_factory, transaction
@@ -24,6 +25,7 @@ outbox_app = typer.Typer(help="Inspect and re-drive the services' transactional 
 dlq_app = typer.Typer(help="List and replay dead-lettered messages of a queue.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(admin_app, name="admin")
 console = Console()
 errors = Console(stderr=True)
 
@@ -42,6 +44,8 @@ def run() -> None:
     except BrokerUnavailable as exc:
         errors.print(str(exc), markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:  # Ctrl-C during the broker check or the migrations, before any service started
+        raise typer.Exit(130) from None
     raise typer.Exit(code)
 
 

@@ -12,6 +12,7 @@ import time
 
 import aio_pika
 import httpx
+from aio_pika.exceptions import AuthenticationError
 from honcho.manager import Manager
 from yarl import URL
 
@@ -19,6 +20,7 @@ from shared.migrations import upgrade
 from shared.settings import SERVICES, PortalSettings
 
 READY_TIMEOUT_SECONDS = 90.0
+REFUSALS = ("ACCESS_REFUSED", "NOT_ALLOWED", "virtual host")
 
 
 class BrokerUnavailable(Exception):
@@ -36,8 +38,16 @@ def check_broker(settings: PortalSettings, timeout: float = 5.0) -> None:
     try:
         asyncio.run(asyncio.wait_for(attempt(), timeout + 1))
     except Exception as exc:
-        shown = URL(settings.rabbitmq_url).with_password("***") if URL(settings.rabbitmq_url).password else settings.rabbitmq_url
+        url = URL(settings.rabbitmq_url)
+        shown = url.with_password("***") if url.password else url
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "Connection.Close" in reason:  # closed during the handshake: what a missing or forbidden vhost looks like
+            reason = "closed while opening: no such virtual host, or no access to it"
+        if isinstance(exc, AuthenticationError) or any(code in reason for code in REFUSALS):
+            raise BrokerUnavailable(
+                f"RabbitMQ at {shown} refused the connection ({reason}): check the user, password and virtual host "
+                "in RABBITMQ_URL (`rabbitmqctl add_vhost NAME` creates a virtual host)."
+            ) from exc
         raise BrokerUnavailable(
             f"RabbitMQ does not answer at {shown} ({reason}). Start one with `rabbitmq-server -detached` "
             "(or `docker compose up -d rabbitmq`), or point RABBITMQ_URL at a running broker."
