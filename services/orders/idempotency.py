@@ -1,0 +1,100 @@
+"""``Idempotency-Key`` on creating POSTs (API.md "Conventions"): a retried create returns the first response.
+
+The same key from the same doctor within :data:`KEY_LIFETIME` with the same request (method, path and JSON body)
+answers the first response's status and body and creates nothing; with another request it is refused with 422
+naming the header. The key's row is claimed (inserted) at the start of the creating transaction and filled with the
+response before it commits, so two concurrent requests with one key cannot both create: the second waits on the
+row (PostgreSQL's unique index, SQLite's write lock), fails to insert it, and replays the first's response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.orders.models import IdempotencyKey
+from services.orders.problems import invalid
+from shared.db import utcnow
+
+HEADER = "Idempotency-Key"
+KEY_LIFETIME = timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+REPLAY_HEADER = "Idempotent-Replayed"
+"""Set to ``true`` on a replayed response."""
+
+Work = Callable[[AsyncSession], Awaitable[tuple[int, Any]]]
+"""The creation itself: runs inside the transaction and returns the response's status and JSON body."""
+
+
+def key_of(request: Request) -> str | None:
+    """The request's ``Idempotency-Key`` (None when absent); 422 when it is empty, too long or not printable ASCII."""
+    value = request.headers.get(HEADER)
+    if value is None:
+        return None
+    if not 1 <= len(value) <= MAX_KEY_LENGTH or not all(33 <= ord(char) <= 126 for char in value):
+        raise invalid([{"field": HEADER, "message": f"must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"}])
+    return value
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    """SHA-256 (hex) of the method, path and canonical JSON of ``body`` (key order and spacing do not matter)."""
+    canonical = json.dumps({"method": method, "path": path, "body": body}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def run_idempotent(
+    session: AsyncSession, doctor_id: str, key: str | None, request_hash: str, work: Work
+) -> JSONResponse:
+    """Run ``work`` in one transaction of ``session`` and answer its response; with a ``key``, record the response
+    under it, or replay the one already recorded (see the module documentation). Raises the 422 problem when the
+    key was used for another request; whatever ``work`` raises rolls everything back and propagates."""
+    if key is None:
+        async with session.begin():
+            status, body = await work(session)
+        return JSONResponse(body, status_code=status)
+    for attempt in range(2):
+        try:
+            async with session.begin():
+                replay = await _recorded(session, doctor_id, key, request_hash)
+                if replay is not None:
+                    return replay
+                row = IdempotencyKey(doctor_id=doctor_id, key=key, request_hash=request_hash, response_status=0)
+                session.add(row)
+                await session.flush()
+                status, body = await work(session)
+                row.response_status, row.response_body = status, body
+            return JSONResponse(body, status_code=status)
+        except IntegrityError:
+            if attempt:
+                raise
+            # another request claimed the key first and has committed since: the next attempt replays its response
+    raise AssertionError("unreachable")
+
+
+async def _recorded(session: AsyncSession, doctor_id: str, key: str, request_hash: str) -> JSONResponse | None:
+    cutoff = utcnow() - KEY_LIFETIME
+    query = select(IdempotencyKey).where(
+        IdempotencyKey.doctor_id == doctor_id, IdempotencyKey.key == key, IdempotencyKey.created_at > cutoff
+    )
+    row = (await session.execute(query)).scalar_one_or_none()
+    if row is None:
+        await session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.doctor_id == doctor_id, IdempotencyKey.key == key, IdempotencyKey.created_at <= cutoff
+            )
+        )
+        return None
+    if row.request_hash != request_hash:
+        raise invalid(
+            [{"field": HEADER, "message": "this key was already used for a different request; use a new key"}]
+        )
+    return JSONResponse(row.response_body, status_code=row.response_status, headers={REPLAY_HEADER: "true"})
