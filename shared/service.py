@@ -30,6 +30,10 @@ from shared.telemetry import instrument_app, setup_tracing
 ReadinessCheck = Callable[["Runtime"], Awaitable[str | None]]
 """An extra readiness check: returns None when ready, else a short reason."""
 
+StartupHook = Callable[["Runtime"], Awaitable[None]]
+"""Work to do once at start-up, e.g. seeding a row: runs in the lifespan once the database engine exists, before the
+app serves; raising stops the start-up (what the lifespan opened is closed again)."""
+
 READINESS_TIMEOUT_SECONDS = 2.0
 
 
@@ -54,9 +58,11 @@ def create_service_app(
     readiness_checks: Sequence[ReadinessCheck] = (),
     settings: PortalSettings | None = None,
     public: bool = False,
+    startup: Sequence[StartupHook] = (),
 ) -> FastAPI:
     """A FastAPI app for ``service``. Internal services (``public=False``) require the internal token on every
-    route but the operations routes; the gateway (``public=True``) authenticates callers itself."""
+    route but the operations routes; the gateway (``public=True``) authenticates callers itself. ``startup`` hooks
+    run in order at start-up (see :data:`StartupHook`)."""
     resolved = settings or get_settings()
 
     @asynccontextmanager
@@ -80,6 +86,8 @@ def create_service_app(
         ]
         app.state.runtime = runtime
         try:
+            for hook in startup:
+                await hook(runtime)
             yield
         finally:
             for task in reversed(runtime.tasks):

@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from services.gateway.accounts import bootstrap_admin
 from services.gateway.api import router
 from services.gateway.events import consumers
 from services.gateway.settings import SERVICE, Settings
@@ -9,7 +10,13 @@ from shared.service import create_service_app
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The gateway service's ASGI app; settings are read from the environment unless given."""
+    """The gateway service's ASGI app; settings are read from the environment unless given. At start-up it creates
+    the first admin from the configuration when there is one (:func:`~services.gateway.accounts.bootstrap_admin`)."""
     return create_service_app(
-        SERVICE, routers=[router], consumers=consumers, settings=settings or Settings(), public=True
+        SERVICE,
+        routers=[router],
+        consumers=consumers,
+        settings=settings or Settings(),
+        public=True,
+        startup=[bootstrap_admin],
     )

@@ -195,3 +195,38 @@ class PhoneOut(BaseModel):
 
 Scope = Literal["read", "write"]
 """What an API key may do: ``read`` (GET requests), ``write`` (the other methods)."""
+
+
+class ApiKeyCreate(Input):
+    """A new API key: a name to recognise it by and what it may do (``read``, ``write`` or both; a repeated scope
+    counts once)."""
+
+    name: ShortText
+    scopes: list[Scope]
+
+    @field_validator("scopes")
+    @classmethod
+    def _non_empty_each_once(cls, scopes: list[Scope]) -> list[Scope]:
+        if not scopes:
+            raise ValueError("give at least one scope among read, write")
+        return sorted(set(scopes))
+
+
+class ApiKeyOut(BaseModel):
+    """An API key as the list shows it; its secret is never shown again after creation."""
+
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(BaseModel):
+    """A key just created, with its ``secret``: the only answer that ever contains it."""
+
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    secret: str
