@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 
 from services.gateway.security import password_problems
 
@@ -191,6 +202,50 @@ class PhoneOut(BaseModel):
     label: str
     number: str
     created_at: datetime
+
+
+NotificationSwitches = create_model(
+    "NotificationSwitches",
+    __base__=Input,
+    __module__=__name__,
+    __doc__="One e-mail switch per kind of ``NOTIFICATION_KINDS``: every kind must be given, and no other.",
+    **{kind: (StrictBool, ...) for kind in NOTIFICATION_KINDS},  # type: ignore[call-overload]
+)
+
+
+class EmailNotifications(Input):
+    """The doctor's e-mail switches: one per notification kind (``kinds``) and the daily digest; a PUT replaces
+    them all, so it names every kind (a missing or unknown kind is a 422 naming ``kinds.<kind>``)."""
+
+    kinds: NotificationSwitches  # type: ignore[valid-type]
+    daily_digest: StrictBool
+
+
+class ClinicalPreferences(Input):
+    """The doctor's clinical defaults for new orders (DOMAIN.md "Aligner order form"); a PUT replaces them all.
+
+    Every field is required but ``max_steps`` (1-100, required with ``duration_mode: "limit"`` and refused with
+    ``"recommend"``) and ``instructions`` (the default technician instructions, up to 2000 characters).
+    """
+
+    wear_schedule_days: WearSchedule
+    ipr_allowed: StrictBool
+    attachments_allowed: StrictBool
+    arches: Literal["upper", "lower", "both"]
+    dentition: Literal["permanent", "mixed"]
+    duration_mode: Literal["recommend", "limit"]
+    max_steps: Annotated[StrictInt, Field(ge=1, le=100)] | None = Field(default=None, validate_default=True)
+    instructions: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps_go_with_limit(cls, max_steps: int | None, info: ValidationInfo) -> int | None:
+        mode = info.data.get("duration_mode")
+        if mode == "limit" and max_steps is None:
+            raise ValueError("max_steps is required when duration_mode is 'limit'")
+        if mode == "recommend" and max_steps is not None:
+            raise ValueError("max_steps goes only with duration_mode 'limit'")
+        return max_steps
 
 
 Scope = Literal["read", "write"]

@@ -1,0 +1,166 @@
+"""A doctor lists, adds, changes and deletes their practices; nobody else can, and the last one stays.
+
+Also the helpers the account-area tests share: signing in again, and a staff account made directly in the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from services.gateway.models import Account, AuditEntry
+from services.gateway.security import hash_password
+from services.gateway.tests.conftest import PASSWORD, Gateway, sign_up
+from shared.db import create_engine, session_factory, transaction
+
+SECOND = {
+    "name": "Clinique du Parc",
+    "address": {
+        "line1": "3 place Bellecour",
+        "line2": "2e étage",
+        "city": "Lyon",
+        "postal_code": "69002",
+        "region": "Auvergne-Rhône-Alpes",
+        "country": "FR",
+    },
+    "phone": "+33 4 78 00 00 01",
+}
+
+
+async def sign_in(gateway: Gateway, email: str) -> str:
+    """A new session's bearer token for ``email`` (with the tests' password)."""
+    async with gateway.client() as client:
+        login = await client.post("/auth/login", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200, login.text
+    return login.json()["access_token"]
+
+
+async def staff_token(gateway: Gateway) -> str:
+    """A signed-in staff member's token; the account is written straight to the gateway's database."""
+    email = f"staff-{uuid.uuid4().hex[:10]}@lab.example.org"
+    engine = create_engine(gateway.settings.database_url_of("gateway"))
+    try:
+        async with transaction(session_factory(engine)) as session:
+            session.add(
+                Account(
+                    email=email, password_hash=hash_password(PASSWORD), role="staff", first_name="Lab", last_name="Tech"
+                )
+            )
+    finally:
+        await engine.dispose()
+    return await sign_in(gateway, email)
+
+
+def fields(response: httpx.Response) -> list[str]:
+    """The fields a 422 problem names."""
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    return [error["field"] for error in response.json()["errors"]]
+
+
+async def test_list_add_change_and_delete_practices(gateway: Gateway) -> None:
+    account, token = await sign_up(gateway)
+    async with gateway.client(token) as client:
+        (first,) = (await client.get("/account/practices")).json()
+        assert first["name"] == "Cabinet Lefèvre" and first["address"]["country"] == "FR"
+
+        created = await client.post("/account/practices", json=SECOND)
+        assert created.status_code == 201, created.text
+        second = created.json()
+        assert {key: second[key] for key in SECOND} == SECOND
+        assert [p["id"] for p in (await client.get("/account/practices")).json()] == [first["id"], second["id"]]
+
+        renamed = await client.patch(f"/account/practices/{second['id']}", json={"name": "Clinique Bellecour"})
+        assert renamed.status_code == 200, renamed.text
+        assert renamed.json()["name"] == "Clinique Bellecour" and renamed.json()["address"] == SECOND["address"]
+
+        moved = {"line1": "1 quai Perrache", "city": "Lyon", "postal_code": "69002", "country": "FR"}
+        changed = await client.patch(f"/account/practices/{second['id']}", json={"address": moved, "phone": None})
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["address"] == {**moved, "line2": None, "region": None}, "the address is replaced whole"
+        assert changed.json()["phone"] is None
+        listed = (await client.get("/account/practices")).json()
+        assert listed[1] == changed.json() and listed[0] == first
+
+        deleted = await client.delete(f"/account/practices/{second['id']}")
+        assert deleted.status_code == 204 and deleted.content == b""
+        assert (await client.get("/account/practices")).json() == [first]
+
+
+async def test_invalid_bodies_are_refused_naming_the_field(gateway: Gateway) -> None:
+    _, token = await sign_up(gateway)
+    other, _ = await sign_up(gateway)
+    async with gateway.client(token) as client:
+        (first,) = (await client.get("/account/practices")).json()
+        france = {**SECOND, "address": {**SECOND["address"], "country": "France"}}
+        assert fields(await client.post("/account/practices", json=france)) == ["address.country"]
+        for smuggled in ({"doctor_id": other["id"]}, {"id": str(uuid.uuid4())}):
+            assert fields(await client.post("/account/practices", json={**SECOND, **smuggled})) == list(smuggled)
+            patch = await client.patch(f"/account/practices/{first['id']}", json=smuggled)
+            assert fields(patch) == list(smuggled)
+        missing_city: dict[str, Any] = {
+            "address": {"line1": "1 quai Perrache", "postal_code": "69002", "country": "FR"}
+        }
+        assert fields(await client.patch(f"/account/practices/{first['id']}", json=missing_city)) == ["address.city"]
+        cleared = await client.patch(f"/account/practices/{first['id']}", json={"name": None, "address": None})
+        assert sorted(fields(cleared)) == ["address", "name"]
+        assert fields(await client.patch(f"/account/practices/{first['id']}", json={"phone": "call me"})) == ["phone"]
+        assert (await client.get("/account/practices")).json() == [first], "nothing was created or changed"
+
+
+async def test_another_doctors_practice_is_not_found_and_the_attempt_audited(gateway: Gateway) -> None:
+    owner, owner_token = await sign_up(gateway)
+    intruder, intruder_token = await sign_up(gateway)
+    async with gateway.client(owner_token) as client:
+        created = await client.post("/account/practices", json=SECOND)
+        assert created.status_code == 201, created.text
+        practice = created.json()
+    async with gateway.client(intruder_token) as client:
+        patched = await client.patch(f"/account/practices/{practice['id']}", json={"name": "Mine now"})
+        deleted = await client.delete(f"/account/practices/{practice['id']}")
+        unknown = await client.delete(f"/account/practices/{uuid.uuid4()}")
+        assert [r.status_code for r in (patched, deleted, unknown)] == [404, 404, 404]
+        assert patched.json()["detail"] == unknown.json()["detail"], "a 404 never tells whether the practice exists"
+        assert practice["id"] not in {p["id"] for p in (await client.get("/account/practices")).json()}
+    async with gateway.client(owner_token) as client:
+        assert (await client.get("/account/practices")).json()[1] == practice
+    engine = create_engine(gateway.settings.database_url_of("gateway"))
+    try:
+        async with session_factory(engine)() as session:
+            denied = (await session.execute(select(AuditEntry).where(AuditEntry.object_id == practice["id"]))).scalars()
+            entries = [(e.actor_id, e.outcome, e.owner_doctor_id) for e in denied]
+    finally:
+        await engine.dispose()
+    assert entries == [(intruder["id"], "denied", owner["id"])] * 2
+
+
+async def test_the_last_practice_cannot_be_deleted(gateway: Gateway) -> None:
+    _, token = await sign_up(gateway)
+    async with gateway.client(token) as client:
+        (only,) = (await client.get("/account/practices")).json()
+        refused = await client.delete(f"/account/practices/{only['id']}")
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        second = (await client.post("/account/practices", json=SECOND)).json()
+        assert (await client.delete(f"/account/practices/{only['id']}")).status_code == 204
+        assert (await client.delete(f"/account/practices/{second['id']}")).status_code == 409
+        assert (await client.get("/account/practices")).json() == [second]
+
+
+async def test_practices_are_for_doctors_only(gateway: Gateway) -> None:
+    _, doctor_token = await sign_up(gateway)
+    async with gateway.client(doctor_token) as client:
+        (practice,) = (await client.get("/account/practices")).json()
+    async with gateway.client(await staff_token(gateway)) as staff:
+        answers = [
+            await staff.get("/account/practices"),
+            await staff.post("/account/practices", json=SECOND),
+            await staff.patch(f"/account/practices/{practice['id']}", json={"name": "Lab"}),
+            await staff.delete(f"/account/practices/{practice['id']}"),
+        ]
+    assert [answer.status_code for answer in answers] == [403] * 4
+    async with gateway.client(doctor_token) as client:
+        assert (await client.get("/account/practices")).json() == [practice]
