@@ -28,7 +28,8 @@ async def serve(app: FastAPI, *, ready: bool = True) -> AsyncIterator[str]:
     try:
         while not server.started:
             if task.done():
-                task.result()
+                task.result()  # raises what stopped the server, if it raised
+                raise RuntimeError("the app stopped during start-up (see its log)")
             await asyncio.sleep(0.05)
         if ready:
             await wait_ready(base)
