@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -31,8 +32,9 @@ ReadinessCheck = Callable[["Runtime"], Awaitable[str | None]]
 """An extra readiness check: returns None when ready, else a short reason."""
 
 StartupHook = Callable[["Runtime"], Awaitable[None]]
-"""Work to do once at start-up, e.g. seeding a row: runs in the lifespan once the database engine exists, before the
-app serves; raising stops the start-up (what the lifespan opened is closed again)."""
+"""Work to do once at start-up, e.g. seeding a row or opening clients (entered into ``runtime.resources`` so they
+close at shutdown): runs in the lifespan once the database engine exists, before the app serves; raising stops the
+start-up (what the lifespan opened is closed again)."""
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
@@ -48,6 +50,10 @@ class Runtime:
     broker: Broker
     relay: OutboxRelay
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    resources: AsyncExitStack = field(default_factory=AsyncExitStack)
+    """Closed at shutdown, first: start-up hooks enter what they open here (clients, pools)."""
+    extensions: dict[str, Any] = field(default_factory=dict)
+    """What start-up hooks made for the routes, by name (e.g. the gateway's downstream clients)."""
 
 
 def create_service_app(
@@ -90,6 +96,7 @@ def create_service_app(
                 await hook(runtime)
             yield
         finally:
+            await runtime.resources.aclose()
             for task in reversed(runtime.tasks):
                 task.cancel()
             for task in runtime.tasks:

@@ -9,11 +9,12 @@ from services.gateway.api import (
     audit_log,
     auth,
     collaborators,
+    orders,
     phones,
     practices,
     preferences,
 )
 
 router = APIRouter(prefix="/api/v1")
-for area in (auth, account, practices, phones, preferences, api_keys, collaborators, audit_log, admin):
+for area in (auth, account, practices, phones, preferences, api_keys, collaborators, audit_log, admin, orders):
     router.include_router(area.router)

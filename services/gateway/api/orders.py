@@ -1,0 +1,138 @@
+"""Patients and orders (API.md "Patients and orders"): relayed to the orders service with the caller's internal
+token. A new order gets the doctor's defaults where the body leaves them out: the first practice as ship-to and the
+clinical preferences of the account (``/account/preferences``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+from sqlalchemy import select
+from starlette.responses import Response
+
+from services.gateway.api.preferences import preferences_of
+from services.gateway.auth import Caller, CurrentCaller, Database
+from services.gateway.downstream import downstream, relayed
+from services.gateway.models import Account, Practice
+
+router = APIRouter(tags=["patients and orders"])
+JsonBody = Annotated[dict[str, Any], Body(description="see API.md 'Order body'")]
+
+
+async def forward(request: Request, caller: Caller, path: str, body: Any = None) -> Response:
+    """Send the request's method, query and JSON body (and its ``Idempotency-Key``) to the orders service."""
+    headers = {"Idempotency-Key": request.headers["idempotency-key"]} if "idempotency-key" in request.headers else {}
+    answer = await downstream(request).call(
+        "orders",
+        request.method,
+        path,
+        caller,
+        params=list(request.query_params.multi_items()),
+        json=body,
+        headers=headers,
+    )
+    return relayed(answer)
+
+
+async def with_defaults(db: Database, account: Account, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the doctor's defaults filled in wherever it leaves a field out (never overriding one)."""
+    if account.role != "doctor" or not isinstance(body.get("general", {}), dict):
+        return body
+    general = dict(body.get("general") or {})
+    first = await db.scalar(
+        select(Practice.id).where(Practice.doctor_id == account.id).order_by(Practice.created_at).limit(1)
+    )
+    if first:
+        general.setdefault("practice_id", first)
+    preferences = preferences_of(account)
+    general.setdefault("arches", preferences.arches)
+    filled = {**body, "general": general}
+    if body.get("kind", "aligner") != "aligner":
+        return filled
+    general.setdefault("wear_schedule_days", preferences.wear_schedule_days)
+    duration = {"mode": preferences.duration_mode}
+    if preferences.max_steps is not None:
+        duration["max_steps"] = preferences.max_steps
+    general.setdefault("duration", duration)
+    for section, defaults in (
+        (
+            "treatment_approach",
+            {
+                "dentition": preferences.dentition,
+                "ipr_allowed": preferences.ipr_allowed,
+                "attachments_allowed": preferences.attachments_allowed,
+            },
+        ),
+        ("additional", {"instructions": preferences.instructions} if preferences.instructions else {}),
+    ):
+        if isinstance(body.get(section, {}), dict) and defaults:
+            filled[section] = {**defaults, **(body.get(section) or {})}
+    return filled
+
+
+@router.get("/patients")
+async def list_patients(request: Request, caller: CurrentCaller) -> Response:
+    """The doctor's patients, searched by name (``q``, accent- and case-insensitive), paged."""
+    return await forward(request, caller, "/v1/patients")
+
+
+@router.post("/patients", status_code=201)
+async def create_patient(request: Request, caller: CurrentCaller, body: JsonBody) -> Response:
+    """A new patient ``{first_name, last_name, date_of_birth, sex}`` → 201."""
+    return await forward(request, caller, "/v1/patients", body)
+
+
+@router.get("/patients/{patient_id}")
+async def read_patient(patient_id: str, request: Request, caller: CurrentCaller) -> Response:
+    """One of the doctor's patients; 404 when it is not theirs."""
+    return await forward(request, caller, f"/v1/patients/{patient_id}")
+
+
+@router.patch("/patients/{patient_id}")
+async def update_patient(patient_id: str, request: Request, caller: CurrentCaller, body: JsonBody) -> Response:
+    """Change a patient's identity fields."""
+    return await forward(request, caller, f"/v1/patients/{patient_id}", body)
+
+
+@router.post("/orders", status_code=201)
+async def create_order(request: Request, caller: CurrentCaller, db: Database, body: JsonBody) -> Response:
+    """A new draft ``{kind, patient_id? | patient?, ...sections}`` → 201 with ``id``, ``order_number``, ``case_id``,
+    ``status: "draft"``; the doctor's defaults fill what the body leaves out."""
+    return await forward(request, caller, "/v1/orders", await with_defaults(db, caller.account, body))
+
+
+@router.get("/orders")
+async def list_orders(request: Request, caller: CurrentCaller) -> Response:
+    """The doctor's orders (``case_id``, ``status`` filters), paged."""
+    return await forward(request, caller, "/v1/orders")
+
+
+@router.get("/orders/{order_id}")
+async def read_order(order_id: str, request: Request, caller: CurrentCaller) -> Response:
+    """An order with its ``incomplete_sections``."""
+    return await forward(request, caller, f"/v1/orders/{order_id}")
+
+
+@router.patch("/orders/{order_id}")
+async def update_order(order_id: str, request: Request, caller: CurrentCaller, body: JsonBody) -> Response:
+    """Deep-merge ``body`` into a draft; 409 once submitted."""
+    return await forward(request, caller, f"/v1/orders/{order_id}", body)
+
+
+@router.delete("/orders/{order_id}", status_code=204)
+async def delete_order(order_id: str, request: Request, caller: CurrentCaller) -> Response:
+    """Delete a draft (its case is then cancelled); 409 once submitted."""
+    return await forward(request, caller, f"/v1/orders/{order_id}")
+
+
+@router.post("/orders/{order_id}/submit", status_code=202)
+async def submit_order(order_id: str, request: Request, caller: CurrentCaller) -> Response:
+    """Validate the whole order (422 listing every problem) and submit it → 202 ``{order, case_id, case_status}``."""
+    return await forward(request, caller, f"/v1/orders/{order_id}/submit")
+
+
+@router.post("/cases/{case_id}/modifications", status_code=201)
+async def start_modification(case_id: str, request: Request, caller: CurrentCaller, body: JsonBody) -> Response:
+    """A modification draft ``{reason, source, step?, instructions}`` on an existing case; 409 once expired or
+    cancelled."""
+    return await forward(request, caller, f"/v1/cases/{case_id}/modifications", body)

@@ -1,0 +1,90 @@
+"""The gateway's links to the internal services (ARCHITECTURE.md "Gateway composition", rule 10).
+
+One long-lived ``httpx.AsyncClient`` per service, with explicit timeouts and pool limits, opened at start-up and
+closed at shutdown. Every call carries a fresh internal token for the caller (``Authorization: Bearer``) and the
+request's correlation id; nothing of the client's own request (its credentials, cookies or other headers) is
+forwarded. A service that cannot be reached answers 503 with ``Retry-After``; its own answers (404 included) pass
+through unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from fastapi import HTTPException, Request
+from starlette.responses import Response
+
+from services.gateway.auth import Caller
+from shared.internal_token import mint_internal_token
+from shared.service import Runtime
+from shared.settings import PortalSettings
+from shared.telemetry import correlation_id
+
+INTERNAL_SERVICES: tuple[str, ...] = ("orders", "cases", "documents", "notifications")
+TIMEOUT = httpx.Timeout(10.0, connect=2.0)
+LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0)
+RETRY_AFTER_SECONDS = "5"
+PASSED_HEADERS = ("content-type", "content-disposition", "content-range", "accept-ranges", "location", "retry-after")
+"""Headers of a service's answer that reach the client (hop-by-hop and internal ones do not)."""
+
+
+class Downstream:
+    """The clients of the internal services; use as an async context manager."""
+
+    def __init__(self, settings: PortalSettings) -> None:
+        self.settings = settings
+        self.clients = {
+            name: httpx.AsyncClient(base_url=settings.url_of(name), timeout=TIMEOUT, limits=LIMITS)
+            for name in INTERNAL_SERVICES
+        }
+
+    async def __aenter__(self) -> Downstream:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        for client in self.clients.values():
+            await client.aclose()
+
+    def headers(self, caller: Caller) -> dict[str, str]:
+        """What every call carries: the caller's internal token and the correlation id."""
+        token = mint_internal_token(self.settings, caller.principal)
+        return {"Authorization": f"Bearer {token}", "X-Correlation-ID": correlation_id.get() or ""}
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        caller: Caller,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One request to ``service`` on behalf of ``caller``; raises 503 when the service cannot be reached."""
+        try:
+            return await self.clients[service].request(
+                method, path, params=params, json=json, headers={**(headers or {}), **self.headers(caller)}
+            )
+        except httpx.TransportError as exc:
+            raise HTTPException(
+                503, f"the {service} service is unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS}
+            ) from exc
+
+
+def relayed(answer: httpx.Response) -> Response:
+    """A service's answer as the gateway's own: same status, body and content headers."""
+    headers = {name: answer.headers[name] for name in PASSED_HEADERS if name in answer.headers}
+    return Response(answer.content, status_code=answer.status_code, headers=headers)
+
+
+def downstream(request: Request) -> Downstream:
+    """The running gateway's :class:`Downstream` (made at start-up by :func:`open_downstream`)."""
+    return request.app.state.runtime.extensions["downstream"]
+
+
+async def open_downstream(runtime: Runtime) -> None:
+    """Start-up hook: open the clients, closed again at shutdown."""
+    runtime.extensions["downstream"] = await runtime.resources.enter_async_context(Downstream(runtime.settings))

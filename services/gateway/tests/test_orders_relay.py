@@ -1,0 +1,68 @@
+"""Patients and orders through the gateway: relayed to the real orders service with an internal token, the
+doctor's defaults filled in, and 503 when the orders service cannot be reached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.gateway.app import create_app
+from services.gateway.tests.conftest import Gateway, gateway_settings, sign_up
+from services.orders.app import create_app as create_orders_app
+from tests.harness.databases import sqlite_url
+from tests.harness.fixtures import migrate
+from tests.harness.rabbit import free_port
+from tests.harness.servers import serve
+
+
+async def test_orders_through_the_gateway_get_the_doctors_defaults(
+    tmp_path: Path, vhost_url: str, database_url: str
+) -> None:
+    orders_settings = gateway_settings(tmp_path, vhost_url, database_url).model_copy(
+        update={"orders_database_url": sqlite_url(tmp_path, "orders")}
+    )
+    await migrate("orders", orders_settings)
+    async with serve(create_orders_app(orders_settings)) as orders_base:
+        settings = gateway_settings(tmp_path, vhost_url, database_url, orders_url=orders_base)
+        await migrate("gateway", settings)
+        async with serve(create_app(settings)) as base:
+            gateway = Gateway(settings, f"{base}/api/v1")
+            _, token = await sign_up(gateway)
+            async with gateway.client(token) as client:
+                practice = (await client.get("/account/practices")).json()[0]
+                preferences = (await client.get("/account/preferences")).json()
+                await client.put("/account/preferences", json={**preferences, "wear_schedule_days": 10})
+                patient = await client.post(
+                    "/patients",
+                    json={"first_name": "Zoë", "last_name": "Martin", "date_of_birth": "2010-04-02", "sex": "female"},
+                )
+                assert patient.status_code == 201, patient.text
+                created = await client.post("/orders", json={"kind": "aligner", "patient_id": patient.json()["id"]})
+                assert created.status_code == 201, created.text
+                order = created.json()
+                assert order["status"] == "draft" and order["order_number"].startswith("DP-")
+                assert order["general"]["practice_id"] == practice["id"]
+                assert order["general"]["wear_schedule_days"] == 10
+                assert order["treatment_approach"]["ipr_allowed"] is True
+                found = await client.get("/patients", params={"q": "zoe"})
+                assert [p["id"] for p in found.json()["items"]] == [patient.json()["id"]]
+                missing = await client.get("/orders/00000000-0000-0000-0000-000000000000")
+                assert missing.status_code == 404
+                assert missing.headers["content-type"] == "application/problem+json"
+            _, other = await sign_up(gateway)
+            async with gateway.client(other) as client:
+                assert (await client.get(f"/orders/{order['id']}")).status_code == 404
+
+
+async def test_orders_service_down_gives_503_with_retry_after(tmp_path: Path, vhost_url: str) -> None:
+    settings = gateway_settings(
+        tmp_path, vhost_url, sqlite_url(tmp_path, "gateway"), orders_url=f"http://127.0.0.1:{free_port()}"
+    )
+    await migrate("gateway", settings)
+    async with serve(create_app(settings)) as base:
+        gateway = Gateway(settings, f"{base}/api/v1")
+        _, token = await sign_up(gateway)
+        async with gateway.client(token) as client:
+            answer = await client.get("/patients")
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "5"
+        assert answer.json()["detail"] == "the orders service is unavailable"
