@@ -252,6 +252,48 @@ Scope = Literal["read", "write"]
 """What an API key may do: ``read`` (GET requests), ``write`` (the other methods)."""
 
 
+class CollaboratorIn(Input):
+    """An invitation: a colleague's e-mail and what they may do on the cases shared with them, at least one of
+    ``COLLABORATOR_PERMISSIONS`` (a repeated permission counts once)."""
+
+    email: EmailStr
+    permissions: list[Literal["view", "comment", "evaluate_setups"]]
+
+    @field_validator("permissions")
+    @classmethod
+    def _non_empty_subset(cls, permissions: list[str]) -> list[str]:
+        if not permissions:
+            raise ValueError("give at least one permission among " + ", ".join(COLLABORATOR_PERMISSIONS))
+        return [permission for permission in COLLABORATOR_PERMISSIONS if permission in permissions]
+
+
+class CollaboratorOut(BaseModel):
+    """A collaborator as the API shows it; ``registered`` says whether an account with that e-mail exists."""
+
+    id: str
+    email: str
+    permissions: list[str]
+    created_at: datetime
+    registered: bool
+
+
+class AuditEntryOut(BaseModel):
+    """One audit-log entry: who (``actor_id``, ``actor_role``), what (``action`` on ``object_type``/``object_id``,
+    within ``case_id``), when (``at``), from where (``client_address``) and how it ended (``outcome``)."""
+
+    id: str
+    at: datetime
+    actor_id: str | None
+    actor_role: str | None
+    action: str
+    object_type: str
+    object_id: str | None
+    case_id: str | None
+    client_address: str | None
+    outcome: str
+    details: dict[str, object]
+
+
 class ApiKeyCreate(Input):
     """A new API key: a name to recognise it by and what it may do (``read``, ``write`` or both; a repeated scope
     counts once)."""
