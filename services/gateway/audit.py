@@ -4,15 +4,17 @@ survives whatever happens to the request's own changes (DOMAIN.md "Privacy"). No
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import HTTPException, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from services.gateway.auth import Caller, client_address
 from services.gateway.models import AuditEntry
 from shared.db import transaction
+
+if TYPE_CHECKING:  # auth.py records refusals here, so this module cannot import it at run time
+    from services.gateway.auth import Caller
 
 
 async def record(
@@ -39,7 +41,7 @@ async def record(
                 object_id=object_id,
                 case_id=case_id,
                 owner_doctor_id=owner_doctor_id,
-                client_address=client_address(request),
+                client_address=request.client.host if request.client else "unknown",
                 outcome=outcome,
                 details=details or {},
             )

@@ -17,6 +17,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.gateway.audit import record
 from services.gateway.models import Account, ApiKey, Session
 from services.gateway.security import API_KEY_PREFIX, digest, same_digest
 from shared.db import utcnow
@@ -123,8 +124,9 @@ CurrentCaller = Annotated[Caller, Depends(authenticate)]
 def require_role(*roles: str) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency admitting only callers whose account role is one of ``roles`` (403 otherwise)."""
 
-    async def check(caller: CurrentCaller) -> Caller:
+    async def check(request: Request, caller: CurrentCaller) -> Caller:
         if caller.account.role not in roles:
+            await record(request, caller, "route.access", "route", request.url.path, "denied")
             raise HTTPException(403, f"this route is for {' or '.join(roles)} accounts")
         return caller
 
