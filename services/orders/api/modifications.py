@@ -47,11 +47,12 @@ async def create_modification(
         if first is None:
             raise not_found("case")
         await refuse_closed_case(db, case_id)
-        now = utcnow()
+        number = await next_order_number(db, utcnow().year)
+        now = utcnow()  # after the counter's lock: creation times follow the numbers
         order = Order(
             doctor_id=doctor,
             case_id=case_id,
-            order_number=await next_order_number(db, now.year),
+            order_number=number,
             kind="modification",
             patient_id=first.patient_id,
             body=deep_merge({}, changes),

@@ -56,11 +56,12 @@ async def create_order(payload: DraftBody, request: Request, doctor: DoctorId, s
         if changes.get("patient_id") is not None:
             patient = await find_patient(db, changes["patient_id"], doctor)
         body, patient_id = merge_draft({}, None, changes)
-        now = utcnow()
+        number = await next_order_number(db, utcnow().year)
+        now = utcnow()  # after the counter's lock: creation times follow the numbers
         order = Order(
             doctor_id=doctor,
             case_id=new_id(),
-            order_number=await next_order_number(db, now.year),
+            order_number=number,
             kind=kind,
             patient_id=patient_id,
             body=body,
