@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 from yarl import URL
 
 SHARED_BROKER_URL = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -30,18 +31,41 @@ def _ctl(*args: str, node: str | None = None) -> str:
     return subprocess.run(command, check=True, capture_output=True, text=True, timeout=60).stdout
 
 
+MANAGEMENT_API = os.environ.get("PORTAL_TEST_RABBITMQ_API", "http://127.0.0.1:15672/api")
+"""The shared broker's management HTTP API (about 50 times faster than ``rabbitmqctl``, which boots an Erlang VM
+per call); ``.ci/run`` enables the plugin. Without it the tests fall back to ``rabbitmqctl``."""
+
+
+def _management(method: str, path: str, url: URL, body: dict[str, str] | None = None) -> httpx.Response | None:
+    try:
+        credentials = (url.user or "guest", url.password or "guest")
+        response = httpx.request(method, f"{MANAGEMENT_API}{path}", json=body, auth=credentials, timeout=10)
+    except httpx.TransportError:
+        return None
+    response.raise_for_status()
+    return response
+
+
 def create_vhost(base_url: str = SHARED_BROKER_URL, node: str | None = None) -> str:
     """Create a new virtual host with full rights for the URL's user; returns the URL pointing at it."""
     vhost = f"portal-test-{uuid.uuid4().hex[:12]}"
     url = URL(base_url)
-    _ctl("add_vhost", vhost, node=node)
-    _ctl("set_permissions", "-p", vhost, url.user or "guest", ".*", ".*", ".*", node=node)
+    user = url.user or "guest"
+    rights = {"configure": ".*", "write": ".*", "read": ".*"}
+    if node is None and _management("PUT", f"/vhosts/{vhost}", url) is not None:
+        _management("PUT", f"/permissions/{vhost}/{user}", url, rights)
+    else:
+        _ctl("add_vhost", vhost, node=node)
+        _ctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*", node=node)
     return str(url.with_path("/" + vhost))
 
 
 def delete_vhost(url: str, node: str | None = None) -> None:
     """Delete the virtual host of ``url`` and everything in it."""
-    _ctl("delete_vhost", URL(url).path.lstrip("/"), node=node)
+    vhost = URL(url).path.lstrip("/")
+    if node is None and _management("DELETE", f"/vhosts/{vhost}", URL(url)) is not None:
+        return
+    _ctl("delete_vhost", vhost, node=node)
 
 
 def queue_stat(url: str, queue: str, column: str, node: str | None = None) -> int:
