@@ -69,10 +69,15 @@ async def test_modification_needs_a_submitted_case_of_the_doctor(orders: Orders)
         assert (await doctor.post(f"/cases/{draft['case_id']}/modifications", json={})).status_code == 404
         assert (await doctor.post("/cases/no-such-case/modifications", json={})).status_code == 404
         original = await submitted_case(orders, doctor)
-        refused = await doctor.post(
-            f"/cases/{original['case_id']}/modifications", json={"reason": "x", "arches": "upper"}
-        )
-        assert problem_fields(refused) == ["arches"]
+        path = f"/cases/{original['case_id']}/modifications"
+        assert problem_fields(await doctor.post(path, json={"reason": "x", "arches": "upper"})) == ["arches"]
+        key = {"Idempotency-Key": "modification-1"}
+        first = await doctor.post(path, json={"reason": "x"}, headers=key)
+        again = await doctor.post(path, json={"reason": "x"}, headers=key)
+        assert first.status_code == again.status_code == 201 and again.json() == first.json()
+        assert problem_fields(await doctor.post(path, json={"reason": "y"}, headers=key)) == ["Idempotency-Key"]
+        modifications = await doctor.get("/orders", params={"case_id": original["case_id"], "kind": "modification"})
+        assert [item["id"] for item in modifications.json()["items"]] == [first.json()["id"]]
 
 
 async def test_cancelled_case_refuses_modifications(orders: Orders) -> None:
