@@ -1,42 +1,74 @@
 """The access-control walk: every route of the running gateway's OpenAPI document, called by the wrong people.
 
-Doctor A creates one object of each kind; doctor B then calls every route that takes a path parameter with A's ids
-(403 or 404, never 2xx, and A's objects unchanged); nobody without credentials gets anything but 401; a doctor gets
-403 from every admin and staff route. Routes are read from ``/openapi.json``, so a route added later is walked
-without changing this file; an object kind added later is walked against a real object of A's once it is added to
-:data:`A_OBJECTS`.
-"""
+The gateway runs with every internal service it relays to. Doctor A makes one object of each kind; doctor B then
+calls every route that takes a path parameter with A's ids, with a session token and with an API key (403 or 404,
+never 2xx, and A's objects unchanged, in the gateway's database and as A reads them); nobody without credentials
+gets anything but 401; a doctor gets 403 from every admin and staff route. Routes are read from ``/openapi.json``,
+so a route added later is walked without changing this file; a kind of object added later is walked against a
+real object of A's once it has a line in :data:`A_OBJECTS`."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import re
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
 from services.gateway import models
-from services.gateway.tests.conftest import Gateway, registration, sign_up
-from shared.db import create_engine, session_factory
+from services.gateway.app import create_app
+from services.gateway.downstream import INTERNAL_SERVICES
+from services.gateway.tests.conftest import Gateway, gateway_settings, registration, sign_up
+from shared.db import create_engine, is_sqlite, session_factory
 from shared.http import OPERATIONS_PATHS
+from tests.harness.databases import create_postgres_database, drop_postgres_database, sqlite_url
+from tests.harness.fixtures import migrate
+from tests.harness.servers import serve
 
 API = "/api/v1"
 METHODS = ("get", "post", "put", "patch", "delete")
 
-A_OBJECTS: dict[str, tuple[str, dict[str, object]] | None] = {
-    "practices": ("/account/practices", registration()["practice"]),  # type: ignore[dict-item]
-    "phones": ("/account/phones", {"label": "mobile", "number": "+33 6 12 34 56 78"}),
-    "api-keys": ("/account/api-keys", {"name": "lab bridge", "scopes": ["read", "write"]}),
-    "collaborators": ("/account/collaborators", {"email": "colleague@example.org", "permissions": ["view"]}),
+Body = dict[str, object] | Callable[[dict[str, str]], dict[str, object]]
+
+
+@dataclass(frozen=True)
+class Make:
+    """How doctor A makes one object: POST ``body`` (or ``body(ids made so far)``) to ``collection`` under /api/v1;
+    the answer's ``id`` is the object's id, and ``also`` names other objects the answer gives the id of (path
+    segment → field of the answer)."""
+
+    collection: str
+    body: Body
+    also: dict[str, str] = field(default_factory=dict)
+
+
+A_OBJECTS: dict[str, Make | None] = {
+    "practices": Make("/account/practices", registration()["practice"]),  # type: ignore[arg-type]
+    "phones": Make("/account/phones", {"label": "mobile", "number": "+33 6 12 34 56 78"}),
+    "api-keys": Make("/account/api-keys", {"name": "lab bridge", "scopes": ["read", "write"]}),
+    "collaborators": Make("/account/collaborators", {"email": "colleague@example.org", "permissions": ["view"]}),
+    "patients": Make(
+        "/patients", {"first_name": "Léa", "last_name": "Martin", "date_of_birth": "2011-05-17", "sex": "female"}
+    ),
+    "orders": Make("/orders", lambda ids: {"kind": "aligner", "patient_id": ids["patients"]}, {"cases": "case_id"}),
     "accounts": None,
     "doctors": None,
 }
-"""The path segment that precedes an id parameter → how doctor A creates such an object: ``(collection path under
-/api/v1, JSON body)``, POSTed when the document has that route, the answer's ``id`` being the object's id; ``None``
-means A's own account id. Add a line here when a new kind of object gets routes."""
+"""The path segment that precedes an id parameter → how doctor A makes such an object, when the document has the
+POST route for it (``None``: A's own account id). Add a line here when a new kind of object gets routes; a segment
+missing here gets a random id."""
+
+GATEWAY_OBJECTS = frozenset({"practices", "phones", "api-keys", "collaborators"})
+"""Objects the gateway itself keeps: a refused attempt on one must be in the owner's audit log."""
 
 PUBLIC_PATHS = frozenset({f"{API}/auth/register", f"{API}/auth/login"})
 """Routes anyone may call without credentials (the operations routes are public too)."""
@@ -201,6 +233,32 @@ class Walker:
         return call
 
 
+@pytest.fixture
+async def portal(tmp_path: Path, vhost_url: str, database_url: str) -> AsyncIterator[Gateway]:
+    """The gateway with every internal service it relays to, each on its own database of the same kind."""
+    services = [name for name in INTERNAL_SERVICES if importlib.util.find_spec(f"services.{name}.app") is not None]
+    databases: dict[str, str] = {}
+    try:
+        for name in services:
+            url = sqlite_url(tmp_path, name) if is_sqlite(database_url) else await create_postgres_database()
+            databases[f"{name}_database_url"] = url
+        settings = gateway_settings(tmp_path, vhost_url, database_url, **databases)
+        async with AsyncExitStack() as stack:
+            urls = {}
+            for name in services:
+                await migrate(name, settings)
+                app = importlib.import_module(f"services.{name}.app").create_app(settings)
+                urls[f"{name}_url"] = await stack.enter_async_context(serve(app))
+            settings = settings.model_copy(update=urls)
+            await migrate("gateway", settings)
+            base = await stack.enter_async_context(serve(create_app(settings)))
+            yield Gateway(settings, f"{base}{API}")
+    finally:
+        for url in databases.values():
+            if not is_sqlite(url):
+                await drop_postgres_database(url)
+
+
 async def openapi(gateway: Gateway) -> dict[str, Any]:
     """The running gateway's OpenAPI document."""
     async with httpx.AsyncClient(timeout=30) as client:
@@ -223,19 +281,20 @@ def client_at_root(gateway: Gateway, token: str | None = None) -> httpx.AsyncCli
 async def create_objects(
     gateway: Gateway, document: dict[str, Any], doctor: dict[str, Any], token: str
 ) -> dict[str, str]:
-    """Doctor A's objects, one of each kind of :data:`A_OBJECTS` the document can create: segment → id."""
+    """Doctor A's objects, one of each kind of :data:`A_OBJECTS` the document can make: path segment → id."""
     ids: dict[str, str] = {}
     async with gateway.client(token) as client:
-        for segment, how in A_OBJECTS.items():
-            if how is None:
+        for segment, make in A_OBJECTS.items():
+            if make is None:
                 ids[segment] = str(doctor["id"])
                 continue
-            collection, body = how
-            if "post" not in document["paths"].get(f"{API}{collection}", {}):
+            if "post" not in document["paths"].get(f"{API}{make.collection}", {}):
                 continue
-            created = await client.post(collection, json=body)
-            assert created.status_code == 201, (collection, created.text)
+            body = make.body(ids) if callable(make.body) else make.body
+            created = await client.post(make.collection, json=body)
+            assert created.status_code == 201, (make.collection, created.text)
             ids[segment] = created.json()["id"]
+            ids.update({other: created.json()[name] for other, name in make.also.items()})
     return ids
 
 
@@ -280,48 +339,56 @@ async def api_view(gateway: Gateway, walker: Walker, token: str) -> dict[str, tu
     return view
 
 
-async def test_another_doctor_reaches_none_of_my_objects(gateway: Gateway) -> None:
-    doctor_a, token_a = await sign_up(gateway)
-    _, token_b = await sign_up(gateway)
-    document = await openapi(gateway)
-    ids = await create_objects(gateway, document, doctor_a, token_a)
+async def test_another_doctor_reaches_none_of_my_objects(portal: Gateway) -> None:
+    doctor_a, token_a = await sign_up(portal)
+    _, token_b = await sign_up(portal)
+    document = await openapi(portal)
+    ids = await create_objects(portal, document, doctor_a, token_a)
     assert {"practices", "collaborators"} <= ids.keys(), ids
     walker = Walker(document, ids)
-    rows_before = await database_rows(gateway, str(doctor_a["id"]))
-    view_before = await api_view(gateway, walker, token_a)
+    rows_before = await database_rows(portal, str(doctor_a["id"]))
+    view_before = await api_view(portal, walker, token_a)
+
+    credentials = {"session": token_b}
+    if "post" in document["paths"].get(f"{API}/account/api-keys", {}):
+        async with portal.client(token_b) as client:
+            key = await client.post("/account/api-keys", json={"name": "b's robot", "scopes": ["read", "write"]})
+        assert key.status_code == 201, key.text
+        credentials["API key"] = key.json()["secret"]
 
     walked, wrong = [], []
-    async with client_at_root(gateway, token_b) as client:
-        for path, method, operation in walker.operations():
-            if "{" not in path:
-                continue
-            call = walker.call(path, method, operation)
-            answer = await call.send(client)
-            walked.append(str(call))
-            if answer.status_code not in (403, 404):
-                wrong.append(f"{call}: {answer.status_code} {answer.text[:300]}")
+    for kind, credential in credentials.items():
+        async with client_at_root(portal, credential) as client:
+            for path, method, operation in walker.operations():
+                if "{" not in path:
+                    continue
+                call = walker.call(path, method, operation)
+                answer = await call.send(client)
+                walked.append(str(call))
+                if answer.status_code not in (403, 404):
+                    wrong.append(f"{call} with B's {kind}: {answer.status_code} {answer.text[:300]}")
     assert walked, "the document has no route with a path parameter"
     assert not wrong, "doctor B reached doctor A's objects:\n" + "\n".join(wrong)
 
-    assert await database_rows(gateway, str(doctor_a["id"])) == rows_before
-    assert await api_view(gateway, walker, token_a) == view_before
-    async with gateway.client(token_a) as client:
+    assert await database_rows(portal, str(doctor_a["id"])) == rows_before
+    assert await api_view(portal, walker, token_a) == view_before
+    async with portal.client(token_a) as client:
         log = (await client.get("/account/audit-log", params={"page_size": 200})).json()
     denied = {entry["object_id"] for entry in log["items"] if entry["outcome"] == "denied"}
     attacked = {
         object_id
         for segment, object_id in ids.items()
-        if A_OBJECTS[segment] is not None and any(f"/{segment}/{{" in path for path in document["paths"])
+        if segment in GATEWAY_OBJECTS and any(f"/{segment}/{{" in path for path in document["paths"])
     }
     assert attacked <= denied, f"refused attempts on {sorted(attacked - denied)} are missing from A's audit log"
 
 
-async def test_nothing_but_the_public_routes_answers_without_credentials(gateway: Gateway) -> None:
-    doctor_a, token_a = await sign_up(gateway)
-    document = await openapi(gateway)
-    walker = Walker(document, await create_objects(gateway, document, doctor_a, token_a))
+async def test_nothing_but_the_public_routes_answers_without_credentials(portal: Gateway) -> None:
+    doctor_a, token_a = await sign_up(portal)
+    document = await openapi(portal)
+    walker = Walker(document, await create_objects(portal, document, doctor_a, token_a))
     walked, wrong = [], []
-    async with client_at_root(gateway) as client:
+    async with client_at_root(portal) as client:
         for path, method, operation in walker.operations():
             if path in PUBLIC_PATHS:
                 continue
@@ -335,12 +402,12 @@ async def test_nothing_but_the_public_routes_answers_without_credentials(gateway
     assert PUBLIC_PATHS <= document["paths"].keys()
 
 
-async def test_a_doctor_gets_403_from_every_admin_and_staff_route(gateway: Gateway) -> None:
-    doctor_a, token_a = await sign_up(gateway)
-    document = await openapi(gateway)
-    walker = Walker(document, await create_objects(gateway, document, doctor_a, token_a))
+async def test_a_doctor_gets_403_from_every_admin_and_staff_route(portal: Gateway) -> None:
+    doctor_a, token_a = await sign_up(portal)
+    document = await openapi(portal)
+    walker = Walker(document, await create_objects(portal, document, doctor_a, token_a))
     wrong = []
-    async with client_at_root(gateway, token_a) as client:
+    async with client_at_root(portal, token_a) as client:
         for path, method, operation in walker.operations():
             if not any(path == prefix or path.startswith(f"{prefix}/") for prefix in ROLE_PREFIXES):
                 continue
