@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select
 from starlette.responses import Response
 
@@ -32,6 +33,20 @@ async def forward(request: Request, caller: Caller, path: str, body: Any = None)
         headers=headers,
     )
     return relayed(answer)
+
+
+async def check_practice(db: Database, caller: Caller, body: dict[str, Any]) -> None:
+    """422 when ``general.practice_id`` names a practice that is not the doctor's (the orders service cannot know:
+    practices live here)."""
+    general = body.get("general")
+    practice_id = general.get("practice_id") if isinstance(general, dict) else None
+    if practice_id is None:
+        return
+    practice = await db.get(Practice, practice_id) if isinstance(practice_id, str) else None
+    if practice is None or practice.doctor_id != caller.account.id:
+        raise RequestValidationError(
+            [{"loc": ("body", "general", "practice_id"), "msg": "not one of your practices", "type": "value_error"}]
+        )
 
 
 async def with_defaults(db: Database, account: Account, body: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +112,8 @@ async def update_patient(patient_id: str, request: Request, caller: CurrentCalle
 @router.post("/orders", status_code=201)
 async def create_order(request: Request, caller: CurrentCaller, db: Database, body: JsonBody) -> Response:
     """A new draft ``{kind, patient_id? | patient?, ...sections}`` → 201 with ``id``, ``order_number``, ``case_id``,
-    ``status: "draft"``; the doctor's defaults fill what the body leaves out."""
+    ``status: "draft"``; the doctor's defaults fill what the body leaves out; 422 for another doctor's practice."""
+    await check_practice(db, caller, body)
     return await forward(request, caller, "/v1/orders", await with_defaults(db, caller.account, body))
 
 
@@ -114,8 +130,11 @@ async def read_order(order_id: str, request: Request, caller: CurrentCaller) -> 
 
 
 @router.patch("/orders/{order_id}")
-async def update_order(order_id: str, request: Request, caller: CurrentCaller, body: JsonBody) -> Response:
-    """Deep-merge ``body`` into a draft; 409 once submitted."""
+async def update_order(
+    order_id: str, request: Request, caller: CurrentCaller, db: Database, body: JsonBody
+) -> Response:
+    """Deep-merge ``body`` into a draft; 409 once submitted; 422 for another doctor's practice."""
+    await check_practice(db, caller, body)
     return await forward(request, caller, f"/v1/orders/{order_id}", body)
 
 

@@ -51,6 +51,13 @@ async def test_orders_through_the_gateway_get_the_doctors_defaults(
             _, other = await sign_up(gateway)
             async with gateway.client(other) as client:
                 assert (await client.get(f"/orders/{order['id']}")).status_code == 404
+                foreign = await client.post(
+                    "/orders", json={"kind": "aligner", "general": {"practice_id": practice["id"]}}
+                )
+                assert foreign.status_code == 422
+                assert foreign.json()["errors"] == [
+                    {"field": "general.practice_id", "message": "not one of your practices"}
+                ]
 
 
 async def test_orders_service_down_gives_503_with_retry_after(tmp_path: Path, vhost_url: str) -> None:
