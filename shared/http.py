@@ -7,6 +7,8 @@ on internal services, refuses with 401 any request without a valid internal toke
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import uuid
 from http import HTTPStatus
@@ -26,6 +28,9 @@ from shared.settings import PortalSettings
 from shared.telemetry import correlation_id, current_trace_context
 
 OPERATIONS_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
+FINGERPRINT_HEADER = "X-Request-Fingerprint"
+"""Set by the gateway on a relayed create with an ``Idempotency-Key``: the fingerprint of the client's own request,
+which the gateway may have completed (defaults) before relaying it."""
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -38,6 +43,13 @@ def problem(
         body["detail"] = detail
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def request_fingerprint(method: str, path: str, body: Any) -> str:
+    """SHA-256 (hex) of a request's method, path and canonical JSON body (key order and spacing do not matter): what
+    makes two requests under one ``Idempotency-Key`` "the same request" (API.md "Conventions")."""
+    canonical = json.dumps({"method": method, "path": path, "body": body}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _field_path(location: tuple[Any, ...] | list[Any]) -> str:

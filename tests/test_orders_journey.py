@@ -5,8 +5,8 @@ that reached the real broker (an exclusive queue of the test's own, bound to ``p
 Proven here, end to end: each patients and orders route; a draft saved with one field, completed in three deep-merge
 PATCHes and submitted; every submission rule answered as one 422 listing each field; a submitted order is immutable
 (409 on resubmit, PATCH, DELETE); a double submit sent at once gives one 202, one 409 and one ``order.submitted``;
-``Idempotency-Key`` replays a create; another doctor gets 404 with every id of the first one's. One strict xfail
-pins a known bug of the relay (a retried create refused once the doctor's preferences changed)."""
+``Idempotency-Key`` replays a create; another doctor gets 404 with every id of the first one's. A retried create is
+replayed even after the doctor's preferences changed what the gateway fills in."""
 
 from __future__ import annotations
 
@@ -410,11 +410,6 @@ async def test_another_doctor_gets_404_with_every_id_of_mine(portal: Portal) -> 
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="the gateway fills the doctor's preferences into the body before the orders service fingerprints it, so "
-    "the same key and body sent again after a change of preferences is refused with 422 instead of replayed",
-)
 async def test_a_retried_create_is_replayed_after_the_doctor_changed_preferences(portal: Portal) -> None:
     _, token = await sign_up(portal.gateway)
     async with portal.gateway.client(token) as doctor:

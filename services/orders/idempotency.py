@@ -9,8 +9,6 @@ row (PostgreSQL's unique index, SQLite's write lock), fails to insert it, and re
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -24,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.orders.models import IdempotencyKey
 from services.orders.problems import invalid
 from shared.db import utcnow
+from shared.http import FINGERPRINT_HEADER, request_fingerprint
 
 HEADER = "Idempotency-Key"
 KEY_LIFETIME = timedelta(hours=24)
@@ -45,10 +44,10 @@ def key_of(request: Request) -> str | None:
     return value
 
 
-def fingerprint(method: str, path: str, body: Any) -> str:
-    """SHA-256 (hex) of the method, path and canonical JSON of ``body`` (key order and spacing do not matter)."""
-    canonical = json.dumps({"method": method, "path": path, "body": body}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def fingerprint(request: Request, body: Any) -> str:
+    """What identifies the request under its key: the gateway's fingerprint of the client's own request when it
+    relayed one (:data:`~shared.http.FINGERPRINT_HEADER`), else this request's method, path and body."""
+    return request.headers.get(FINGERPRINT_HEADER) or request_fingerprint(request.method, request.url.path, body)
 
 
 async def run_idempotent(

@@ -15,14 +15,20 @@ from services.gateway.api.preferences import preferences_of
 from services.gateway.auth import Caller, CurrentCaller, Database
 from services.gateway.downstream import downstream, relayed
 from services.gateway.models import Account, Practice
+from shared.http import FINGERPRINT_HEADER, request_fingerprint
 
 router = APIRouter(tags=["patients and orders"])
 JsonBody = Annotated[dict[str, Any], Body(description="see API.md 'Order body'")]
 
 
-async def forward(request: Request, caller: Caller, path: str, body: Any = None) -> Response:
-    """Send the request's method, query and JSON body (and its ``Idempotency-Key``) to the orders service."""
-    headers = {"Idempotency-Key": request.headers["idempotency-key"]} if "idempotency-key" in request.headers else {}
+async def forward(request: Request, caller: Caller, path: str, body: Any = None, sent: Any = None) -> Response:
+    """Send the request's method, query and JSON ``body`` to the orders service, with its ``Idempotency-Key`` and the
+    fingerprint of what the client ``sent`` (when the gateway completed it, the client's retry must still match)."""
+    headers = {}
+    if "idempotency-key" in request.headers:
+        headers["Idempotency-Key"] = request.headers["idempotency-key"]
+        client_body = body if sent is None else sent
+        headers[FINGERPRINT_HEADER] = request_fingerprint(request.method, request.url.path, client_body)
     answer = await downstream(request).call(
         "orders",
         request.method,
@@ -114,7 +120,7 @@ async def create_order(request: Request, caller: CurrentCaller, db: Database, bo
     """A new draft ``{kind, patient_id? | patient?, ...sections}`` → 201 with ``id``, ``order_number``, ``case_id``,
     ``status: "draft"``; the doctor's defaults fill what the body leaves out; 422 for another doctor's practice."""
     await check_practice(db, caller, body)
-    return await forward(request, caller, "/v1/orders", await with_defaults(db, caller.account, body))
+    return await forward(request, caller, "/v1/orders", await with_defaults(db, caller.account, body), sent=body)
 
 
 @router.get("/orders")

@@ -65,5 +65,5 @@ async def create_modification(
         publish_draft_created(db, order, patient_data(order, patient), await next_case_version(db, case_id))
         return 201, order_body(order, patient)
 
-    request_hash = fingerprint("POST", request.url.path, payload)
+    request_hash = fingerprint(request, payload)
     return await run_idempotent(session, doctor, key_of(request), request_hash, create)

@@ -74,7 +74,7 @@ async def create_order(payload: DraftBody, request: Request, doctor: DoctorId, s
         publish_draft_created(db, order, patient_data(order, patient), version=1)
         return 201, order_body(order, patient)
 
-    request_hash = fingerprint("POST", request.url.path, payload)
+    request_hash = fingerprint(request, payload)
     return await run_idempotent(session, doctor, key_of(request), request_hash, create)
 
 

@@ -60,7 +60,7 @@ async def create_patient(body: PatientIn, request: Request, doctor: DoctorId, se
         await db.flush()
         return 201, patient_body(patient)
 
-    request_hash = fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+    request_hash = fingerprint(request, body.model_dump(mode="json"))
     return await run_idempotent(session, doctor, key_of(request), request_hash, create)
 
 
