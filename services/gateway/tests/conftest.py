@@ -1,18 +1,32 @@
 """Fixtures for the gateway's tests: the gateway served over real HTTP on its migrated database (SQLite, then
-PostgreSQL) and a fresh broker virtual host, and helpers that act as a user would."""
+PostgreSQL) and a fresh broker virtual host, and the helpers several test files share: acting as a user would,
+reading and writing the gateway's database directly, listening to the events it publishes."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aio_pika
 import httpx
 import pytest
+from aio_pika.abc import AbstractQueue
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+from sqlmodel import SQLModel
 
 from services.gateway.app import create_app
+from services.gateway.models import Account
+from services.gateway.security import hash_password
 from services.gateway.settings import Settings
+from shared.db import create_engine, session_factory, transaction
+from shared.messaging.topology import EVENTS_EXCHANGE
 from tests.harness.fixtures import migrate
 from tests.harness.servers import serve
 
@@ -44,13 +58,19 @@ def gateway_settings(tmp_path: Path, rabbitmq_url: str, database_url: str, **ove
     return Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def gateway(tmp_path: Path, vhost_url: str, database_url: str) -> AsyncIterator[Gateway]:
-    """The gateway, migrated and ready, on each kind of database in turn."""
-    settings = gateway_settings(tmp_path, vhost_url, database_url)
+@asynccontextmanager
+async def running_gateway(settings: Settings) -> AsyncIterator[Gateway]:
+    """The gateway of ``settings``, its database migrated, served for the block."""
     await migrate("gateway", settings)
     async with serve(create_app(settings)) as base:
         yield Gateway(settings, f"{base}/api/v1")
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path, vhost_url: str, database_url: str) -> AsyncIterator[Gateway]:
+    """The gateway, migrated and ready, on each kind of database in turn."""
+    async with running_gateway(gateway_settings(tmp_path, vhost_url, database_url)) as running:
+        yield running
 
 
 def registration(email: str | None = None, **overrides: object) -> dict[str, object]:
@@ -80,3 +100,80 @@ async def sign_up(gateway: Gateway, email: str | None = None) -> tuple[dict[str,
         login = await client.post("/auth/login", json={"email": body["email"], "password": PASSWORD})
         assert login.status_code == 200, login.text
     return created.json(), login.json()["access_token"]
+
+
+async def sign_in(gateway: Gateway, email: str, password: str = PASSWORD) -> str:
+    """A new session's bearer token for ``email`` (with the tests' password unless given)."""
+    async with gateway.client() as client:
+        login = await client.post("/auth/login", json={"email": email, "password": password})
+    assert login.status_code == 200, login.text
+    return login.json()["access_token"]
+
+
+def fields(response: httpx.Response) -> list[str]:
+    """The fields a 422 problem names."""
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    return [error["field"] for error in response.json()["errors"]]
+
+
+@asynccontextmanager
+async def gateway_database(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A session on the gateway's database of ``settings`` (to check or set what the API cannot), committed when
+    the block ends without an error."""
+    engine = create_engine(settings.database_url_of("gateway"))
+    try:
+        async with transaction(session_factory(engine)) as session:
+            yield session
+    finally:
+        await engine.dispose()
+
+
+async def database_rows(settings: Settings, statement: Select[Any]) -> list[Any]:
+    """The rows ``statement`` selects in the gateway's database of ``settings``."""
+    async with gateway_database(settings) as db:
+        return list((await db.execute(statement)).all())
+
+
+async def insert_rows(settings: Settings, rows: list[SQLModel]) -> None:
+    """Write ``rows`` straight into the gateway's database of ``settings``."""
+    async with gateway_database(settings) as db:
+        db.add_all(rows)
+
+
+async def add_account(gateway: Gateway, email: str, role: str) -> None:
+    """Insert an account of ``role`` with the tests' password straight into the gateway's database."""
+    account = Account(email=email, password_hash=hash_password(PASSWORD), role=role, first_name="S", last_name="T")
+    await insert_rows(gateway.settings, [account])
+
+
+async def staff_token(gateway: Gateway) -> str:
+    """A signed-in staff member's token; the account is written straight to the gateway's database."""
+    email = f"staff-{uuid.uuid4().hex[:10]}@lab.example.org"
+    await add_account(gateway, email, "staff")
+    return await sign_in(gateway, email)
+
+
+@asynccontextmanager
+async def listening(gateway: Gateway, routing_key: str) -> AsyncIterator[AbstractQueue]:
+    """An exclusive queue bound to ``portal.events`` with ``routing_key`` on the gateway's broker, for the block."""
+    connection = await aio_pika.connect(gateway.settings.rabbitmq_url)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key=routing_key)
+        yield queue
+    finally:
+        await connection.close()
+
+
+async def next_envelope(queue: AbstractQueue, timeout: float = 15.0) -> dict[str, Any]:
+    """The next message of ``queue`` as a decoded envelope; fails the test after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        message = await queue.get(fail=False, no_ack=True)
+        if message is not None:
+            return json.loads(message.body)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no event on {queue.name} within {timeout} s")

@@ -25,10 +25,16 @@ from sqlalchemy import select
 from sqlmodel import SQLModel
 
 from services.gateway import models
-from services.gateway.app import create_app
 from services.gateway.downstream import INTERNAL_SERVICES
-from services.gateway.tests.conftest import Gateway, gateway_settings, registration, sign_up
-from shared.db import create_engine, is_sqlite, session_factory
+from services.gateway.tests.conftest import (
+    Gateway,
+    gateway_database,
+    gateway_settings,
+    registration,
+    running_gateway,
+    sign_up,
+)
+from shared.db import is_sqlite
 from shared.http import OPERATIONS_PATHS
 from tests.harness.databases import create_postgres_database, drop_postgres_database, sqlite_url
 from tests.harness.fixtures import migrate
@@ -250,9 +256,7 @@ async def portal(tmp_path: Path, vhost_url: str, database_url: str) -> AsyncIter
                 app = importlib.import_module(f"services.{name}.app").create_app(settings)
                 urls[f"{name}_url"] = await stack.enter_async_context(serve(app))
             settings = settings.model_copy(update=urls)
-            await migrate("gateway", settings)
-            base = await stack.enter_async_context(serve(create_app(settings)))
-            yield Gateway(settings, f"{base}{API}")
+            yield await stack.enter_async_context(running_gateway(settings))
     finally:
         for url in databases.values():
             if not is_sqlite(url):
@@ -298,7 +302,7 @@ async def create_objects(
     return ids
 
 
-async def database_rows(gateway: Gateway, account_id: str) -> dict[str, list[dict[str, Any]]]:
+async def rows_of_account(gateway: Gateway, account_id: str) -> dict[str, list[dict[str, Any]]]:
     """Every row of the gateway's tables that belongs to ``account_id`` (by ``id``, ``doctor_id`` or
     ``account_id``), table by table."""
     tables = [
@@ -306,20 +310,16 @@ async def database_rows(gateway: Gateway, account_id: str) -> dict[str, list[dic
         for value in vars(models).values()
         if isinstance(value, type) and issubclass(value, SQLModel) and getattr(value, "__table__", None) is not None
     ]
-    engine = create_engine(gateway.settings.database_url_of("gateway"))
     rows: dict[str, list[dict[str, Any]]] = {}
-    try:
-        async with session_factory(engine)() as session:
-            for model in tables:
-                table = model.__table__  # type: ignore[attr-defined]
-                owner = next((c for c in ("doctor_id", "account_id") if c in table.c), None)
-                if owner is None and model is not models.Account:
-                    continue
-                column = table.c[owner] if owner else table.c.id
-                found = (await session.execute(select(table).where(column == account_id))).mappings()
-                rows[table.name] = sorted((dict(row) for row in found), key=lambda row: str(row["id"]))
-    finally:
-        await engine.dispose()
+    async with gateway_database(gateway.settings) as session:
+        for model in tables:
+            table = model.__table__  # type: ignore[attr-defined]
+            owner = next((c for c in ("doctor_id", "account_id") if c in table.c), None)
+            if owner is None and model is not models.Account:
+                continue
+            column = table.c[owner] if owner else table.c.id
+            found = (await session.execute(select(table).where(column == account_id))).mappings()
+            rows[table.name] = sorted((dict(row) for row in found), key=lambda row: str(row["id"]))
     return rows
 
 
@@ -346,7 +346,7 @@ async def test_another_doctor_reaches_none_of_my_objects(portal: Gateway) -> Non
     ids = await create_objects(portal, document, doctor_a, token_a)
     assert {"practices", "collaborators"} <= ids.keys(), ids
     walker = Walker(document, ids)
-    rows_before = await database_rows(portal, str(doctor_a["id"]))
+    rows_before = await rows_of_account(portal, str(doctor_a["id"]))
     view_before = await api_view(portal, walker, token_a)
 
     credentials = {"session": token_b}
@@ -370,7 +370,7 @@ async def test_another_doctor_reaches_none_of_my_objects(portal: Gateway) -> Non
     assert walked, "the document has no route with a path parameter"
     assert not wrong, "doctor B reached doctor A's objects:\n" + "\n".join(wrong)
 
-    assert await database_rows(portal, str(doctor_a["id"])) == rows_before
+    assert await rows_of_account(portal, str(doctor_a["id"])) == rows_before
     assert await api_view(portal, walker, token_a) == view_before
     async with portal.client(token_a) as client:
         log = (await client.get("/account/audit-log", params={"page_size": 200})).json()

@@ -17,21 +17,19 @@ from sqlalchemy import select
 
 from services.gateway.app import create_app
 from services.gateway.models import Account
-from services.gateway.tests.conftest import PASSWORD, Gateway, gateway_settings, sign_up
-from services.gateway.tests.test_api_keys import database_rows
+from services.gateway.tests.conftest import (
+    PASSWORD,
+    Gateway,
+    database_rows,
+    gateway_settings,
+    running_gateway,
+    sign_in,
+    sign_up,
+)
 from tests.harness.fixtures import migrate
-from tests.harness.servers import serve
 
 ADMIN_EMAIL = "chief@example.org"
 REPOSITORY = Path(__file__).resolve().parents[3]
-
-
-async def sign_in(gateway: Gateway, email: str, password: str = PASSWORD) -> str:
-    """A bearer token for ``email``."""
-    async with gateway.client() as client:
-        login = await client.post("/auth/login", json={"email": email, "password": password})
-    assert login.status_code == 200, login.text
-    return login.json()["access_token"]
 
 
 async def start_and_stop(app: FastAPI) -> None:
@@ -44,9 +42,8 @@ async def start_and_stop(app: FastAPI) -> None:
 async def admin_gateway(tmp_path: Path, vhost_url: str, database_url: str) -> AsyncIterator[Gateway]:
     """The gateway configured with a first admin (``ADMIN_EMAIL``, ``PASSWORD``), on each kind of database."""
     settings = gateway_settings(tmp_path, vhost_url, database_url, admin_email=ADMIN_EMAIL, admin_password=PASSWORD)
-    await migrate("gateway", settings)
-    async with serve(create_app(settings)) as base:
-        yield Gateway(settings, f"{base}/api/v1")
+    async with running_gateway(settings) as gateway:
+        yield gateway
 
 
 async def test_the_configured_admin_is_created_once_across_starts(
@@ -55,8 +52,7 @@ async def test_the_configured_admin_is_created_once_across_starts(
     settings = gateway_settings(tmp_path, vhost_url, database_url, admin_email=ADMIN_EMAIL, admin_password=PASSWORD)
     await migrate("gateway", settings)
     await asyncio.gather(start_and_stop(create_app(settings)), start_and_stop(create_app(settings)))  # two replicas
-    async with serve(create_app(settings)) as base:  # and a restart
-        gateway = Gateway(settings, f"{base}/api/v1")
+    async with running_gateway(settings) as gateway:  # and a restart
         async with gateway.client(await sign_in(gateway, ADMIN_EMAIL)) as admin:
             assert (await admin.get("/account")).json()["role"] == "admin"
     admins = await database_rows(gateway.settings, select(Account.email).where(Account.role == "admin"))

@@ -3,26 +3,11 @@ and revokes it; keys never manage keys."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
-from sqlalchemy.sql import Select
 
 from services.gateway.models import ApiKey, AuditEntry
 from services.gateway.security import digest
-from services.gateway.settings import Settings
-from services.gateway.tests.conftest import Gateway, sign_up
-from shared.db import create_engine, session_factory
-
-
-async def database_rows(settings: Settings, statement: Select[Any]) -> list[Any]:
-    """The rows ``statement`` selects in the gateway's database of ``settings`` (to check what the API cannot show)."""
-    engine = create_engine(settings.database_url_of("gateway"))
-    try:
-        async with session_factory(engine)() as db:
-            return list((await db.execute(statement)).all())
-    finally:
-        await engine.dispose()
+from services.gateway.tests.conftest import Gateway, database_rows, sign_up
 
 
 async def create_key(gateway: Gateway, token: str, scopes: list[str], name: str = "practice software") -> dict:

@@ -8,9 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from services.gateway.models import AuditEntry
-from services.gateway.tests.conftest import PASSWORD, Gateway, sign_up
-from services.gateway.tests.test_collaborators import add_account
-from shared.db import create_engine, session_factory, transaction
+from services.gateway.tests.conftest import Gateway, add_account, insert_rows, sign_in, sign_up
 
 AUDIT_LOG = "/account/audit-log"
 FIELDS = {
@@ -26,16 +24,6 @@ FIELDS = {
     "outcome",
     "details",
 }
-
-
-async def insert_entries(gateway: Gateway, entries: list[AuditEntry]) -> None:
-    """Write audit entries straight into the gateway's database."""
-    engine = create_engine(gateway.settings.database_url_of("gateway"))
-    try:
-        async with transaction(session_factory(engine)) as session:
-            session.add_all(entries)
-    finally:
-        await engine.dispose()
 
 
 def entry(owner: str, at: datetime, case_id: str | None, **fields: object) -> AuditEntry:
@@ -78,7 +66,7 @@ async def test_newest_first_paged_and_only_mine(gateway: Gateway) -> None:
     case = str(uuid.uuid4())
     mine = [entry(str(me["id"]), start + timedelta(minutes=minute), case) for minute in (3, 0, 4, 1, 2)]
     theirs = [entry(str(other["id"]), start + timedelta(minutes=10), case), entry("", start, case)]
-    await insert_entries(gateway, [*mine, *theirs])
+    await insert_rows(gateway.settings, [*mine, *theirs])
 
     async with gateway.client(token) as client:
         first = await client.get(AUDIT_LOG)
@@ -120,7 +108,7 @@ async def test_filter_by_case(gateway: Gateway) -> None:
         entry(str(me["id"]), start + timedelta(seconds=3), None, action="collaborators.access"),
         entry(str(other["id"]), start + timedelta(seconds=4), first_case),
     ]
-    await insert_entries(gateway, rows)
+    await insert_rows(gateway.settings, rows)
 
     async with gateway.client(token) as client:
         first = (await client.get(AUDIT_LOG, params={"case_id": first_case})).json()
@@ -139,7 +127,7 @@ async def test_filter_by_case(gateway: Gateway) -> None:
 async def test_the_log_is_append_only(gateway: Gateway) -> None:
     me, token = await sign_up(gateway)
     row = entry(str(me["id"]), datetime(2026, 5, 1, tzinfo=UTC), str(uuid.uuid4()))
-    await insert_entries(gateway, [row])
+    await insert_rows(gateway.settings, [row])
     root = gateway.base.removesuffix("/api/v1")
     async with httpx.AsyncClient(timeout=30) as client:
         document = (await client.get(f"{root}/openapi.json")).json()
@@ -161,10 +149,5 @@ async def test_only_doctors_read_an_audit_log(gateway: Gateway) -> None:
     async with gateway.client("dps_not-a-session") as stranger:
         assert (await stranger.get(AUDIT_LOG)).status_code == 401
     await add_account(gateway, "customer.care@lab.example.org", "staff")
-    async with gateway.client() as anonymous:
-        login = await anonymous.post(
-            "/auth/login", json={"email": "customer.care@lab.example.org", "password": PASSWORD}
-        )
-        assert login.status_code == 200, login.text
-    async with gateway.client(login.json()["access_token"]) as staff:
+    async with gateway.client(await sign_in(gateway, "customer.care@lab.example.org")) as staff:
         assert (await staff.get(AUDIT_LOG)).status_code == 403

@@ -2,58 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-import aio_pika
-from aio_pika.abc import AbstractQueue
-
-from services.gateway.models import Account
-from services.gateway.security import hash_password
-from services.gateway.tests.conftest import PASSWORD, Gateway, sign_up
-from shared.db import create_engine, session_factory, transaction
-from shared.messaging.topology import EVENTS_EXCHANGE
+from services.gateway.tests.conftest import Gateway, add_account, listening, next_envelope, sign_in, sign_up
 
 COLLABORATORS = "/account/collaborators"
-
-
-@asynccontextmanager
-async def listening(gateway: Gateway, routing_key: str) -> AsyncIterator[AbstractQueue]:
-    """An exclusive queue bound to ``portal.events`` with ``routing_key`` on the gateway's broker, for the block."""
-    connection = await aio_pika.connect(gateway.settings.rabbitmq_url)
-    try:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue(exclusive=True)
-        await queue.bind(exchange, routing_key=routing_key)
-        yield queue
-    finally:
-        await connection.close()
-
-
-async def next_envelope(queue: AbstractQueue, timeout: float = 15.0) -> dict[str, object]:
-    """The next message of ``queue`` as a decoded envelope; fails the test after ``timeout`` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        message = await queue.get(fail=False, no_ack=True)
-        if message is not None:
-            return json.loads(message.body)
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no event on {queue.name} within {timeout} s")
-
-
-async def add_account(gateway: Gateway, email: str, role: str) -> None:
-    """Insert an account of ``role`` with the test password straight into the gateway's database."""
-    engine = create_engine(gateway.settings.database_url_of("gateway"))
-    try:
-        async with transaction(session_factory(engine)) as session:
-            session.add(
-                Account(email=email, password_hash=hash_password(PASSWORD), role=role, first_name="S", last_name="T")
-            )
-    finally:
-        await engine.dispose()
 
 
 async def test_invite_list_and_remove(gateway: Gateway) -> None:
@@ -163,14 +114,12 @@ async def test_another_doctor_cannot_remove_my_collaborator_and_i_see_the_attemp
 
 async def test_only_doctors_have_collaborators(gateway: Gateway) -> None:
     await add_account(gateway, "technician@lab.example.org", "staff")
-    async with gateway.client() as client:
-        login = await client.post("/auth/login", json={"email": "technician@lab.example.org", "password": PASSWORD})
-        assert login.status_code == 200, login.text
+    token = await sign_in(gateway, "technician@lab.example.org")
     async with gateway.client() as anonymous:
         assert (await anonymous.get(COLLABORATORS)).status_code == 401
         body = {"email": "a@example.org", "permissions": ["view"]}
         assert (await anonymous.post(COLLABORATORS, json=body)).status_code == 401
-    async with gateway.client(login.json()["access_token"]) as staff:
+    async with gateway.client(token) as staff:
         assert (await staff.get(COLLABORATORS)).status_code == 403
         assert (await staff.post(COLLABORATORS, json=body)).status_code == 403
         assert (await staff.delete(f"{COLLABORATORS}/00000000-0000-4000-8000-000000000000")).status_code == 403

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.gateway.app import create_app
-from services.gateway.tests.conftest import Gateway, gateway_settings, sign_up
+from services.gateway.tests.conftest import gateway_settings, running_gateway, sign_up
 from services.orders.app import create_app as create_orders_app
 from tests.harness.databases import sqlite_url
 from tests.harness.fixtures import migrate
@@ -23,9 +22,7 @@ async def test_orders_through_the_gateway_get_the_doctors_defaults(
     await migrate("orders", orders_settings)
     async with serve(create_orders_app(orders_settings)) as orders_base:
         settings = gateway_settings(tmp_path, vhost_url, database_url, orders_url=orders_base)
-        await migrate("gateway", settings)
-        async with serve(create_app(settings)) as base:
-            gateway = Gateway(settings, f"{base}/api/v1")
+        async with running_gateway(settings) as gateway:
             _, token = await sign_up(gateway)
             async with gateway.client(token) as client:
                 practice = (await client.get("/account/practices")).json()[0]
@@ -64,9 +61,7 @@ async def test_orders_service_down_gives_503_with_retry_after(tmp_path: Path, vh
     settings = gateway_settings(
         tmp_path, vhost_url, sqlite_url(tmp_path, "gateway"), orders_url=f"http://127.0.0.1:{free_port()}"
     )
-    await migrate("gateway", settings)
-    async with serve(create_app(settings)) as base:
-        gateway = Gateway(settings, f"{base}/api/v1")
+    async with running_gateway(settings) as gateway:
         _, token = await sign_up(gateway)
         async with gateway.client(token) as client:
             answer = await client.get("/patients")

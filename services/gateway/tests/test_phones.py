@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from services.gateway.tests.conftest import Gateway, sign_up
-from services.gateway.tests.test_practices import fields, staff_token
+from services.gateway.tests.conftest import Gateway, fields, sign_up, staff_token
 
 
 async def test_list_add_and_delete_phones(gateway: Gateway) -> None:

@@ -1,20 +1,14 @@
-"""A doctor lists, adds, changes and deletes their practices; nobody else can, and the last one stays.
-
-Also the helpers the account-area tests share: signing in again, and a staff account made directly in the database.
-"""
+"""A doctor lists, adds, changes and deletes their practices; nobody else can, and the last one stays."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
-from services.gateway.models import Account, AuditEntry
-from services.gateway.security import hash_password
-from services.gateway.tests.conftest import PASSWORD, Gateway, sign_up
-from shared.db import create_engine, session_factory, transaction
+from services.gateway.models import AuditEntry
+from services.gateway.tests.conftest import Gateway, database_rows, fields, sign_up, staff_token
 
 SECOND = {
     "name": "Clinique du Parc",
@@ -28,37 +22,6 @@ SECOND = {
     },
     "phone": "+33 4 78 00 00 01",
 }
-
-
-async def sign_in(gateway: Gateway, email: str) -> str:
-    """A new session's bearer token for ``email`` (with the tests' password)."""
-    async with gateway.client() as client:
-        login = await client.post("/auth/login", json={"email": email, "password": PASSWORD})
-    assert login.status_code == 200, login.text
-    return login.json()["access_token"]
-
-
-async def staff_token(gateway: Gateway) -> str:
-    """A signed-in staff member's token; the account is written straight to the gateway's database."""
-    email = f"staff-{uuid.uuid4().hex[:10]}@lab.example.org"
-    engine = create_engine(gateway.settings.database_url_of("gateway"))
-    try:
-        async with transaction(session_factory(engine)) as session:
-            session.add(
-                Account(
-                    email=email, password_hash=hash_password(PASSWORD), role="staff", first_name="Lab", last_name="Tech"
-                )
-            )
-    finally:
-        await engine.dispose()
-    return await sign_in(gateway, email)
-
-
-def fields(response: httpx.Response) -> list[str]:
-    """The fields a 422 problem names."""
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    return [error["field"] for error in response.json()["errors"]]
 
 
 async def test_list_add_change_and_delete_practices(gateway: Gateway) -> None:
@@ -127,13 +90,8 @@ async def test_another_doctors_practice_is_not_found_and_the_attempt_audited(gat
         assert practice["id"] not in {p["id"] for p in (await client.get("/account/practices")).json()}
     async with gateway.client(owner_token) as client:
         assert (await client.get("/account/practices")).json()[1] == practice
-    engine = create_engine(gateway.settings.database_url_of("gateway"))
-    try:
-        async with session_factory(engine)() as session:
-            denied = (await session.execute(select(AuditEntry).where(AuditEntry.object_id == practice["id"]))).scalars()
-            entries = [(e.actor_id, e.outcome, e.owner_doctor_id) for e in denied]
-    finally:
-        await engine.dispose()
+    audited = select(AuditEntry.actor_id, AuditEntry.outcome, AuditEntry.owner_doctor_id)
+    entries = await database_rows(gateway.settings, audited.where(AuditEntry.object_id == practice["id"]))
     assert entries == [(intruder["id"], "denied", owner["id"])] * 2
 
 

@@ -3,19 +3,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aio_pika
 import pytest
 from aio_pika.abc import AbstractQueue
 
 from services.gateway.schemas import NOTIFICATION_KINDS
-from services.gateway.tests.conftest import Gateway, sign_up
-from services.gateway.tests.test_practices import fields, sign_in, staff_token
+from services.gateway.tests.conftest import (
+    Gateway,
+    fields,
+    listening,
+    next_envelope,
+    sign_in,
+    sign_up,
+    staff_token,
+)
 
 SOME_OFF = {kind: kind not in ("phase_shipped", "case_expired") for kind in NOTIFICATION_KINDS}
 PREFERENCES: dict[str, Any] = {
@@ -33,26 +36,8 @@ PREFERENCES: dict[str, Any] = {
 @pytest.fixture
 async def doctor_updated(gateway: Gateway) -> AsyncIterator[AbstractQueue]:
     """An exclusive queue bound to ``doctor.updated.v1`` on the gateway's broker, declared before the test acts."""
-    connection = await aio_pika.connect(gateway.settings.rabbitmq_url)
-    try:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange("portal.events", aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue("", exclusive=True)
-        await queue.bind(exchange, routing_key="doctor.updated.v1")
+    async with listening(gateway, "doctor.updated.v1") as queue:
         yield queue
-    finally:
-        await connection.close()
-
-
-async def next_event(queue: AbstractQueue, timeout: float = 15.0) -> dict[str, Any]:
-    """The next envelope on ``queue``; fails after ``timeout`` seconds without one."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        message = await queue.get(no_ack=True, fail=False)
-        if message is not None:
-            return json.loads(message.body)
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no doctor.updated event within {timeout} s")
 
 
 async def test_switches_default_on_and_persist_across_sign_ins(gateway: Gateway) -> None:
@@ -95,7 +80,7 @@ async def test_a_change_of_switches_publishes_doctor_updated(gateway: Gateway, d
         assert (await client.put("/account/email-notifications", json=unchanged)).status_code == 200
         changed = await client.put("/account/email-notifications", json={"kinds": SOME_OFF, "daily_digest": True})
         assert changed.status_code == 200, changed.text
-    envelope = await next_event(doctor_updated)
+    envelope = await next_envelope(doctor_updated)
     assert (envelope["type"], envelope["subject"]) == ("doctor.updated", account["id"])
     assert envelope["aggregate_version"] == 2, "the same switches again publish nothing and bump no version"
     payload = envelope["payload"]

@@ -12,11 +12,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.gateway.app import create_app
-from services.gateway.tests.conftest import PASSWORD, Gateway, gateway_settings, registration, sign_up
-from services.gateway.tests.test_collaborators import listening, next_envelope
-from tests.harness.fixtures import migrate
-from tests.harness.servers import serve
+from services.gateway.tests.conftest import (
+    PASSWORD,
+    Gateway,
+    gateway_settings,
+    listening,
+    next_envelope,
+    registration,
+    running_gateway,
+    sign_up,
+)
 
 WINDOW_SECONDS = 2
 MAX_PER_ACCOUNT = 3
@@ -35,9 +40,8 @@ async def throttled(tmp_path: Path, vhost_url: str, database_url: str) -> AsyncI
         login_max_failures_per_address=MAX_PER_ADDRESS,
         login_window_seconds=WINDOW_SECONDS,
     )
-    await migrate("gateway", settings)
-    async with serve(create_app(settings)) as base:
-        yield Gateway(settings, f"{base}/api/v1")
+    async with running_gateway(settings) as gateway:
+        yield gateway
 
 
 async def login(client: httpx.AsyncClient, email: object, password: str = PASSWORD) -> httpx.Response:
