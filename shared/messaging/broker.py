@@ -28,6 +28,7 @@ from shared.settings import PortalSettings
 log = structlog.get_logger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 5.0
+SETUP_TIMEOUT_SECONDS = 15.0
 HEARTBEAT_SECONDS = 10
 
 
@@ -67,7 +68,9 @@ class Broker:
         delay = 0.2
         while True:
             try:
-                await self._connect()
+                # a broker that accepts the connection can still stall a declare or a consume (a quorum queue
+                # without a leader yet, after a crash): give the whole set-up a deadline, then start over
+                await asyncio.wait_for(self._connect(), SETUP_TIMEOUT_SECONDS)
                 delay = 0.2
                 log.info("broker connected", consumers=sorted(self.attached))
                 await self._lost.wait()
