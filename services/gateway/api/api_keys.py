@@ -7,14 +7,13 @@ digest; it is then used as a bearer token (``read`` scope for GET, ``write`` for
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import ColumnElement, func, select
 
 from services.gateway.audit import record
 from services.gateway.auth import Database, SignedIn
 from services.gateway.models import Account, ApiKey
+from services.gateway.paging import Paging, paged
 from services.gateway.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, Page
 from services.gateway.security import API_KEY_PREFIX, digest, new_token
 from shared.db import utcnow
@@ -35,25 +34,11 @@ async def _count_active(db: Database, account_id: str) -> int:
 
 
 @router.get("/account/api-keys", response_model=Page[ApiKeyOut])
-async def list_api_keys(
-    caller: SignedIn,
-    db: Database,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> dict[str, object]:
+async def list_api_keys(caller: SignedIn, db: Database, paging: Paging) -> Page[ApiKeyOut]:
     """The caller's keys not revoked, newest first: ``{items: [{id, name, scopes, created_at, last_used_at}], page,
     page_size, total}`` (never a secret)."""
-    total = await _count_active(db, caller.account.id)
-    keys = (
-        await db.execute(
-            select(ApiKey)
-            .where(*_active(caller.account.id))
-            .order_by(ApiKey.created_at.desc(), ApiKey.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
-    ).scalars()
-    return {"items": list(keys), "page": page, "page_size": page_size, "total": total}
+    query = select(ApiKey).where(*_active(caller.account.id)).order_by(ApiKey.created_at.desc(), ApiKey.id)
+    return await paged(db, query, paging)
 
 
 @router.post("/account/api-keys", status_code=201, response_model=ApiKeyCreated)

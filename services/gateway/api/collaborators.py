@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query, Request
-from sqlalchemy import func, select
+from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from services.gateway.api.practices import own_rows
 from services.gateway.audit import owned
 from services.gateway.auth import Database, Doctor
 from services.gateway.models import Account, Collaborator
+from services.gateway.paging import Paging, paged
 from services.gateway.schemas import CollaboratorIn, CollaboratorOut, Page
 from services.gateway.settings import SERVICE
 from shared.events.doctors import CollaboratorInvited
@@ -39,28 +39,12 @@ def _out(collaborator: Collaborator, registered: set[str]) -> CollaboratorOut:
 
 
 @router.get("/account/collaborators", response_model=Page[CollaboratorOut])
-async def list_collaborators(
-    caller: Doctor,
-    db: Database,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> Page[CollaboratorOut]:
+async def list_collaborators(caller: Doctor, db: Database, paging: Paging) -> Page[CollaboratorOut]:
     """The caller's collaborators, oldest invitation first."""
-    mine = Collaborator.doctor_id == caller.doctor_id
-    total = (await db.execute(select(func.count()).select_from(Collaborator).where(mine))).scalar_one()
-    rows = list(
-        (
-            await db.execute(
-                select(Collaborator)
-                .where(mine)
-                .order_by(Collaborator.created_at, Collaborator.id)  # type: ignore[arg-type]
-                .offset((page - 1) * page_size)
-                .limit(page_size)
-            )
-        ).scalars()
-    )
-    registered = await _registered(db, [row.email for row in rows])
-    return Page(items=[_out(row, registered) for row in rows], page=page, page_size=page_size, total=total)
+    page = await paged(db, own_rows(Collaborator, caller), paging)
+    registered = await _registered(db, [row.email for row in page.items])
+    page.items = [_out(row, registered) for row in page.items]
+    return page
 
 
 @router.post("/account/collaborators", status_code=201, response_model=CollaboratorOut)

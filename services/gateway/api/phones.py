@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 
-from services.gateway.api.practices import count_locked, rows_of
+from services.gateway.api.practices import count_locked, own_rows
 from services.gateway.audit import owned
 from services.gateway.auth import Database, Doctor
 from services.gateway.models import Phone
-from services.gateway.schemas import PhoneIn, PhoneOut
+from services.gateway.paging import Paging, paged
+from services.gateway.schemas import Page, PhoneIn, PhoneOut
 
 router = APIRouter(tags=["account"])
 MAX_PHONES = 10
 
 
-@router.get("/account/phones", response_model=list[PhoneOut])
-async def list_phones(caller: Doctor, db: Database) -> list[Phone]:
-    """The doctor's phone numbers, the first added first: ``[{id, label, number, created_at}]``. 403 for other
-    roles."""
-    return await rows_of(db, Phone, caller)
+@router.get("/account/phones", response_model=Page[PhoneOut])
+async def list_phones(caller: Doctor, db: Database, paging: Paging) -> Page[PhoneOut]:
+    """The doctor's phone numbers, the first added first: ``{items: [{id, label, number, created_at}], page,
+    page_size, total}``. 403 for other roles."""
+    return await paged(db, own_rows(Phone, caller), paging)
 
 
 @router.post("/account/phones", status_code=201, response_model=PhoneOut)

@@ -1,7 +1,7 @@
 """Routes of the account area: practices (API.md "Identity and account").
 
 A practice's address is where aligners ship, so a doctor always keeps at least one. This module also holds the two
-helpers the doctor's own lists share (:func:`rows_of`, :func:`count_locked`), used by ``api/phones.py`` too.
+helpers the doctor's own lists share (:func:`own_rows`, :func:`count_locked`), used by ``api/phones.py`` too.
 """
 
 from __future__ import annotations
@@ -10,14 +10,15 @@ from typing import TypeVar
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from services.gateway.audit import owned
 from services.gateway.auth import Caller, Database, Doctor
 from services.gateway.models import Account, Practice
-from services.gateway.schemas import Address, PracticeIn, PracticeOut, PracticePatch
+from services.gateway.paging import Paging, paged
+from services.gateway.schemas import Address, Page, PracticeIn, PracticeOut, PracticePatch
 
 router = APIRouter(tags=["account"])
 M = TypeVar("M", bound=SQLModel)
@@ -25,14 +26,14 @@ REQUIRED_FIELDS = ("name", "address")
 """Fields of a practice a PATCH may change but not clear (``phone`` may be cleared with null)."""
 
 
-async def rows_of(db: AsyncSession, model: type[M], caller: Caller) -> list[M]:
-    """The caller's rows of ``model`` (a table with ``doctor_id`` and ``created_at``), the first created first."""
-    query = (
+def own_rows(model: type[M], caller: Caller) -> Select[tuple[M]]:
+    """The query of the caller's rows of ``model`` (a table with ``doctor_id`` and ``created_at``), the first created
+    first."""
+    return (
         select(model)
         .where(model.doctor_id == caller.doctor_id)  # type: ignore[attr-defined]
         .order_by(model.created_at, model.id)  # type: ignore[attr-defined]
     )
-    return list((await db.execute(query)).scalars())
 
 
 async def count_locked(db: AsyncSession, model: type[M], caller: Caller) -> int:
@@ -61,11 +62,12 @@ def practice_out(practice: Practice) -> PracticeOut:
     )
 
 
-@router.get("/account/practices", response_model=list[PracticeOut])
-async def list_practices(caller: Doctor, db: Database) -> list[PracticeOut]:
-    """The doctor's practices, the first created (the default ship-to) first: ``[{id, name, address: {line1,
-    line2, city, postal_code, region, country}, phone, created_at}]``. 403 for other roles."""
-    return [practice_out(practice) for practice in await rows_of(db, Practice, caller)]
+@router.get("/account/practices", response_model=Page[PracticeOut])
+async def list_practices(caller: Doctor, db: Database, paging: Paging) -> Page[PracticeOut]:
+    """The doctor's practices, the first created (the default ship-to) first: ``{items: [{id, name, address:
+    {line1, line2, city, postal_code, region, country}, phone, created_at}], page, page_size, total}``. 403 for
+    other roles."""
+    return await paged(db, own_rows(Practice, caller), paging, practice_out)
 
 
 @router.post("/account/practices", status_code=201, response_model=PracticeOut)

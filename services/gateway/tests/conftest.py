@@ -177,3 +177,30 @@ async def next_envelope(queue: AbstractQueue, timeout: float = 15.0) -> dict[str
             return json.loads(message.body)
         await asyncio.sleep(0.05)
     raise AssertionError(f"no event on {queue.name} within {timeout} s")
+
+
+async def list_items(client: httpx.AsyncClient, path: str) -> list[dict[str, Any]]:
+    """The items of the list at ``path``, read as its first page with the default size, which must hold them all
+    (the shape of API.md "Lists")."""
+    answer = await client.get(path)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (sorted(body), body["page"], body["page_size"]) == (["items", "page", "page_size", "total"], 1, 50), body
+    assert body["total"] == len(body["items"]), body
+    return body["items"]
+
+
+async def assert_paged(client: httpx.AsyncClient, path: str, ids: list[str]) -> None:
+    """The list at ``path`` holds exactly ``ids`` in this order, read page after page of two (and one page past
+    the end, empty), or as one page of the largest size; a ``page`` or ``page_size`` out of range is a 422."""
+    size = 2
+    for number in range(1, -(-len(ids) // size) + 2):
+        answer = await client.get(path, params={"page": number, "page_size": size})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["page"], body["page_size"], body["total"]) == (number, size, len(ids)), body
+        assert [item["id"] for item in body["items"]] == ids[(number - 1) * size : number * size], (number, body)
+    whole = (await client.get(path, params={"page_size": 200})).json()
+    assert ([item["id"] for item in whole["items"]], whole["page_size"], whole["total"]) == (ids, 200, len(ids))
+    for params in ({"page": 0}, {"page_size": 0}, {"page_size": 201}, {"page": "first"}):
+        assert (await client.get(path, params=params)).status_code == 422, params

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.gateway.tests.conftest import gateway_settings, running_gateway, sign_up
+from services.gateway.tests.conftest import gateway_settings, list_items, running_gateway, sign_up
 from services.orders.app import create_app as create_orders_app
 from tests.harness.databases import sqlite_url
 from tests.harness.fixtures import migrate
@@ -25,7 +25,7 @@ async def test_orders_through_the_gateway_get_the_doctors_defaults(
         async with running_gateway(settings) as gateway:
             _, token = await sign_up(gateway)
             async with gateway.client(token) as client:
-                practice = (await client.get("/account/practices")).json()[0]
+                practice = (await list_items(client, "/account/practices"))[0]
                 preferences = (await client.get("/account/preferences")).json()
                 await client.put("/account/preferences", json={**preferences, "wear_schedule_days": 10})
                 patient = await client.post(
