@@ -134,9 +134,10 @@ def require_role(*roles: str) -> Callable[[Caller], Awaitable[Caller]]:
 
 
 async def require_session(caller: CurrentCaller) -> Caller:
-    """A dependency refusing API keys (403): for managing credentials, a person must be signed in."""
+    """A dependency refusing API keys (403): for managing credentials or changing the account, a person must be
+    signed in."""
     if caller.via == "api_key":
-        raise HTTPException(403, "sign in to manage credentials; API keys cannot")
+        raise HTTPException(403, "sign in to manage credentials or change the account; API keys cannot")
     return caller
 
 

@@ -26,8 +26,9 @@ async def read_account(caller: CurrentCaller) -> Account:
 
 
 @router.patch("/account", response_model=AccountOut)
-async def update_account(body: AccountPatch, caller: CurrentCaller, db: Database) -> Account:
-    """Change personal information; 409 when the new e-mail or username belongs to another account."""
+async def update_account(body: AccountPatch, caller: SignedIn, db: Database) -> Account:
+    """Change personal information; 409 when the new e-mail or username belongs to another account. Only a person
+    signed in (403 for an API key: a leaked key must not take over the account by changing its e-mail)."""
     account = caller.account
     changes = body.model_dump(exclude_unset=True)
     if "email" in changes:

@@ -1,5 +1,5 @@
 """API keys: a person signed in creates them, sees the secret once, uses it as a bearer token within its scopes,
-and revokes it; keys never manage keys."""
+and revokes it; keys never manage keys nor change the account."""
 
 from __future__ import annotations
 
@@ -78,6 +78,22 @@ async def test_an_api_key_cannot_manage_api_keys(gateway: Gateway) -> None:
             assert answer.headers["content-type"] == "application/problem+json"
     async with gateway.client(token) as person:
         assert [k["id"] for k in (await person.get("/account/api-keys")).json()["items"]] == [key["id"]]
+
+
+async def test_an_api_key_cannot_change_the_account(gateway: Gateway) -> None:
+    account, token = await sign_up(gateway)
+    key = await create_key(gateway, token, ["read", "write"])
+    async with gateway.client(key["secret"]) as integration:
+        for body in ({"email": "taken-over@example.org"}, {"first_name": "Mallory"}):
+            refused = await integration.patch("/account", json=body)
+            assert refused.status_code == 403, refused.text
+            assert refused.headers["content-type"] == "application/problem+json"
+        unchanged = (await integration.get("/account")).json()
+        assert (unchanged["email"], unchanged["first_name"]) == (account["email"], account["first_name"])
+    async with gateway.client(token) as person:
+        changed = await person.patch("/account", json={"first_name": "Zoé"})
+        assert changed.status_code == 200, changed.text  # the same change, by the person signed in
+        assert changed.json()["first_name"] == "Zoé"
 
 
 async def test_another_doctor_cannot_see_or_revoke_my_key(gateway: Gateway) -> None:
