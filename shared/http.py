@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import uuid
 from http import HTTPStatus
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,11 +30,16 @@ from shared.metrics import REQUEST_LATENCY
 from shared.settings import PortalSettings
 from shared.telemetry import correlation_id, current_trace_context
 
+log = structlog.get_logger(__name__)
 OPERATIONS_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
 FINGERPRINT_HEADER = "X-Request-Fingerprint"
 """Set by the gateway on a relayed create with an ``Idempotency-Key``: the fingerprint of the client's own request,
 which the gateway may have completed (defaults) before relaying it."""
 PROBLEM_JSON = "application/problem+json"
+MAX_BODY_BYTES = 1_048_576
+"""Largest JSON or form body a route reads (file uploads have their own limit): larger ones get 413."""
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+"""What an incoming ``X-Correlation-ID`` may look like; anything else is replaced by a new id."""
 
 
 def problem(
@@ -52,6 +60,10 @@ def request_fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+"""PostgreSQL's SQLSTATEs for text it cannot store: an invalid byte sequence, a NUL character."""
+
+
 def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(part) for part in location]
     if parts and parts[0] in ("body", "query", "path", "header"):
@@ -66,6 +78,18 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem(exc.status_code, _reason(exc.status_code), detail, headers=dict(exc.headers or {}))
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(_request: Request, exc: DBAPIError) -> Response:
+        if getattr(exc.orig, "sqlstate", None) in UNSTORABLE_TEXT:
+            return problem(422, "Invalid input", "text must not contain NUL characters or invalid UTF-8")
+        log.error("database error", error=repr(exc))
+        return problem(500, "Internal Server Error", "the request could not be completed")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> Response:
+        log.error("unexpected error", error=repr(exc), exc_info=exc)
+        return problem(500, "Internal Server Error", "the request could not be completed")
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
@@ -83,6 +107,33 @@ def _reason(status: int) -> str:
         return "Error"
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """A request body (not a file upload) grew past :data:`MAX_BODY_BYTES` while being read: answered 413."""
+
+    def __init__(self) -> None:
+        super().__init__(413, f"a request body may hold {MAX_BODY_BYTES} bytes at most")
+
+
+def _is_upload(headers: dict[bytes, bytes]) -> bool:
+    return headers.get(b"content-type", b"").startswith(b"multipart/")
+
+
+def _limited(receive: Receive) -> Receive:
+    """``receive`` that raises :class:`BodyTooLarge` once the body passes :data:`MAX_BODY_BYTES` (no length given)."""
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > MAX_BODY_BYTES:
+                raise BodyTooLarge
+        return message
+
+    return counted
+
+
 class RequestContextMiddleware:
     """Correlation id, response headers, latency metric and (when ``settings`` is given) internal-token checks."""
 
@@ -96,8 +147,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
-        incoming = headers.get(b"x-correlation-id", b"").decode("latin-1").strip()[:128]
-        token = correlation_id.set(incoming or str(uuid.uuid4()))
+        incoming = headers.get(b"x-correlation-id", b"").decode("latin-1").strip()
+        token = correlation_id.set(incoming if CORRELATION_ID.fullmatch(incoming) else str(uuid.uuid4()))
         started = time.perf_counter()
         status_holder = {"status": 500}
 
@@ -113,6 +164,13 @@ class RequestContextMiddleware:
 
         try:
             path = scope.get("path", "")
+            declared = headers.get(b"content-length", b"")
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES and not _is_upload(headers):
+                response = problem(413, "Content Too Large", f"a request body may hold {MAX_BODY_BYTES} bytes at most")
+                await response(scope, receive, send_with_headers)
+                return
+            if not _is_upload(headers):
+                receive = _limited(receive)
             if self.settings is not None and path not in OPERATIONS_PATHS:
                 principal = self._principal(headers)
                 if principal is None:
