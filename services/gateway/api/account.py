@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, HTTPException
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -50,12 +52,12 @@ async def update_account(body: AccountPatch, caller: SignedIn, db: Database) -> 
 async def change_password(body: PasswordChange, caller: SignedIn, db: Database) -> None:
     """Change the password after checking the current one; every other session of the account ends."""
     account = caller.account
-    if not verify_password(account.password_hash, body.current_password):
+    if not await asyncio.to_thread(verify_password, account.password_hash, body.current_password):
         raise HTTPException(403, "the current password is wrong")
     problems = password_problems(body.new_password, email=account.email, names=(account.first_name, account.last_name))
     if problems:
         raise weak_password(problems, "new_password")
-    account.password_hash = hash_password(body.new_password)
+    account.password_hash = await asyncio.to_thread(hash_password, body.new_password)
     account.updated_at = utcnow()
     await db.execute(
         update(Session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import datetime, timedelta
 
@@ -38,7 +39,7 @@ async def register(body: RegisterRequest, db: Database) -> Account:
     """Create a doctor account with its first practice; 409 when the e-mail is taken, 422 for a weak password."""
     account = Account(
         email=body.email.lower(),
-        password_hash=hash_password(body.password),
+        password_hash=await asyncio.to_thread(hash_password, body.password),
         role="doctor",
         first_name=body.first_name,
         last_name=body.last_name,
@@ -69,7 +70,8 @@ async def login(body: LoginRequest, request: Request, response: Response, db: Da
     window_start = now - timedelta(seconds=settings.login_window_seconds)
     await _refuse_when_throttled(db, settings, email, address, window_start)
     account = (await db.execute(select(Account).where(Account.email == email))).scalar_one_or_none()
-    if not verify_password(account.password_hash if account else None, body.password):
+    known_hash = account.password_hash if account else None
+    if not await asyncio.to_thread(verify_password, known_hash, body.password):
         db.add(LoginFailure(email=email, client_address=address, at=now))
         await db.commit()
         raise HTTPException(401, INVALID_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})

@@ -4,7 +4,9 @@ clinical preferences of the account (``/account/preferences``)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +23,23 @@ router = APIRouter(tags=["patients and orders"])
 JsonBody = Annotated[dict[str, Any], Body(description="see API.md 'Order body'")]
 
 
+def finite(body: Any) -> Any:
+    """``body`` unchanged when every number in it is finite; 422 otherwise (JSON has no NaN or infinity, and a
+    number such as ``1e400`` overflows to infinity)."""
+    try:
+        json.dumps(body, allow_nan=False)
+    except ValueError:
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": "numbers must be finite (no NaN, no infinity)", "type": "value_error"}]
+        ) from None
+    return body
+
+
+def service_path(template: str, *ids: str) -> str:
+    """``template`` with each ``{}`` replaced by an id, percent-encoded so it stays one path segment."""
+    return template.format(*(quote(value, safe="") for value in ids))
+
+
 async def forward(request: Request, caller: Caller, path: str, body: Any = None, sent: Any = None) -> Response:
     """Send the request's method, query and JSON ``body`` to the orders service, with its ``Idempotency-Key`` and the
     fingerprint of what the client ``sent`` (when the gateway completed it, the client's retry must still match)."""
@@ -35,7 +54,7 @@ async def forward(request: Request, caller: Caller, path: str, body: Any = None,
         path,
         caller,
         params=list(request.query_params.multi_items()),
-        json=body,
+        json=finite(body),
         headers=headers,
     )
     return relayed(answer)
@@ -106,13 +125,13 @@ async def create_patient(request: Request, caller: CurrentCaller, body: JsonBody
 @router.get("/patients/{patient_id}")
 async def read_patient(patient_id: str, request: Request, caller: CurrentCaller) -> Response:
     """One of the doctor's patients; 404 when it is not theirs."""
-    return await forward(request, caller, f"/v1/patients/{patient_id}")
+    return await forward(request, caller, service_path("/v1/patients/{}", patient_id))
 
 
 @router.patch("/patients/{patient_id}")
 async def update_patient(patient_id: str, request: Request, caller: CurrentCaller, body: JsonBody) -> Response:
     """Change a patient's identity fields."""
-    return await forward(request, caller, f"/v1/patients/{patient_id}", body)
+    return await forward(request, caller, service_path("/v1/patients/{}", patient_id), body)
 
 
 @router.post("/orders", status_code=201)
@@ -132,7 +151,7 @@ async def list_orders(request: Request, caller: CurrentCaller) -> Response:
 @router.get("/orders/{order_id}")
 async def read_order(order_id: str, request: Request, caller: CurrentCaller) -> Response:
     """An order with its ``incomplete_sections``."""
-    return await forward(request, caller, f"/v1/orders/{order_id}")
+    return await forward(request, caller, service_path("/v1/orders/{}", order_id))
 
 
 @router.patch("/orders/{order_id}")
@@ -141,23 +160,23 @@ async def update_order(
 ) -> Response:
     """Deep-merge ``body`` into a draft; 409 once submitted; 422 for another doctor's practice."""
     await check_practice(db, caller, body)
-    return await forward(request, caller, f"/v1/orders/{order_id}", body)
+    return await forward(request, caller, service_path("/v1/orders/{}", order_id), body)
 
 
 @router.delete("/orders/{order_id}", status_code=204)
 async def delete_order(order_id: str, request: Request, caller: CurrentCaller) -> Response:
     """Delete a draft (its case is then cancelled); 409 once submitted."""
-    return await forward(request, caller, f"/v1/orders/{order_id}")
+    return await forward(request, caller, service_path("/v1/orders/{}", order_id))
 
 
 @router.post("/orders/{order_id}/submit", status_code=202)
 async def submit_order(order_id: str, request: Request, caller: CurrentCaller) -> Response:
     """Validate the whole order (422 listing every problem) and submit it → 202 ``{order, case_id, case_status}``."""
-    return await forward(request, caller, f"/v1/orders/{order_id}/submit")
+    return await forward(request, caller, service_path("/v1/orders/{}/submit", order_id))
 
 
 @router.post("/cases/{case_id}/modifications", status_code=201)
 async def start_modification(case_id: str, request: Request, caller: CurrentCaller, body: JsonBody) -> Response:
     """A modification draft ``{reason, source, step?, instructions}`` on an existing case; 409 once expired or
     cancelled."""
-    return await forward(request, caller, f"/v1/cases/{case_id}/modifications", body)
+    return await forward(request, caller, service_path("/v1/cases/{}/modifications", case_id), body)

@@ -68,3 +68,30 @@ async def test_orders_service_down_gives_503_with_retry_after(tmp_path: Path, vh
         assert answer.status_code == 503
         assert answer.headers["retry-after"] == "5"
         assert answer.json()["detail"] == "the orders service is unavailable"
+
+
+async def test_relay_keeps_ids_in_their_path_segment_and_refuses_non_finite_numbers(
+    tmp_path: Path, vhost_url: str
+) -> None:
+    orders_settings = gateway_settings(tmp_path, vhost_url, sqlite_url(tmp_path, "gateway")).model_copy(
+        update={"orders_database_url": sqlite_url(tmp_path, "orders")}
+    )
+    await migrate("orders", orders_settings)
+    async with serve(create_orders_app(orders_settings)) as orders_base:
+        settings = orders_settings.model_copy(update={"orders_url": orders_base})
+        async with running_gateway(settings) as gateway:
+            _, token = await sign_up(gateway)
+            async with gateway.client(token) as client:
+                draft = (await client.post("/orders", json={"kind": "aligner"})).json()
+                smuggled = await client.delete(f"/orders/{draft['id']}%3Fx=1")
+                assert smuggled.status_code == 404  # "<id>?x=1" is one (unknown) id, not the draft with a query
+                assert (await client.get(f"/orders/{draft['id']}")).status_code == 200
+                question = await client.get("/orders/%3F")
+                assert question.status_code == 404 and "location" not in question.headers
+                infinite = await client.post(
+                    "/orders",
+                    content=b'{"kind": "aligner", "terms_accepted": 1e400}',
+                    headers={"content-type": "application/json"},
+                )
+                assert infinite.status_code == 422, infinite.text
+                assert infinite.json()["errors"][0]["message"] == "numbers must be finite (no NaN, no infinity)"
