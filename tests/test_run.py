@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -238,6 +239,29 @@ def test_broker_refusing_the_login_or_vhost_is_one_line_naming_it(
     assert len(portal.lines) == 1, portal.output
     assert "refused the connection" in portal.lines[0] and "RABBITMQ_URL" in portal.lines[0]
     assert "rabbitmq-server -detached" not in portal.lines[0]
+
+
+def test_a_port_in_use_is_one_line_and_nothing_starts(portal_env: Callable[[], dict[str, str]]) -> None:
+    env = portal_env()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port(env, "orders")))
+        squatter.listen()
+        with portal_run(env, until=None) as portal:
+            assert portal.wait_exit(timeout=10) == 1
+    assert len(portal.lines) == 1, portal.output
+    assert f"orders (127.0.0.1:{port(env, 'orders')})" in portal.lines[0] and "already in use" in portal.lines[0]
+    assert list(Path(env["PORTAL_DATA_DIR"]).iterdir()) == []
+
+
+def test_operator_commands_fail_in_one_line(portal_env: Callable[[], dict[str, str]]) -> None:
+    env = {**os.environ, **portal_env()}
+    for command in (["dlq", "list", "no.such-queue"], ["outbox", "status"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "shared.cli", *command], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 1, result.stdout
+        lines = (result.stdout + result.stderr).strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("portal: could not"), lines
 
 
 def test_internal_service_needs_a_token_the_gateway_probe_does_not(portal_env: Callable[[], dict[str, str]]) -> None:

@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+from aio_pika.exceptions import AMQPError
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.gateway.cli import app as admin_app
 from shared.cli.dlq import list_dead_letters, replay_dead_letters
-from shared.cli.run import BrokerUnavailable, run_system
+from shared.cli.run import BrokerUnavailable, PortsTaken, run_system
 from shared.db import create_engine, session_factory, transaction
 from shared.messaging.outbox import OutboxStatus, outbox_status, redrive_parked
 from shared.migrations import upgrade
 from shared.settings import SERVICES, get_settings
 
+T = TypeVar("T")
 app = typer.Typer(help="Doctor Portal: run the system and operate its messaging.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Inspect and re-drive the services' transactional outboxes.", no_args_is_help=True)
 dlq_app = typer.Typer(help="List and replay dead-lettered messages of a queue.", no_args_is_help=True)
@@ -28,6 +33,17 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(admin_app, name="admin")
 console = Console()
 errors = Console(stderr=True)
+
+
+def _run(work: Coroutine[Any, Any, T], doing: str) -> T:
+    """Run ``work``; a broker or database that is not there, or not ready, ends the command with one line."""
+    logging.getLogger("aiormq").setLevel(logging.CRITICAL)  # its own error lines would repeat ours
+    try:
+        return asyncio.run(work)
+    except (AMQPError, OSError, SQLAlchemyError, TimeoutError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        errors.print(f"portal: could not {doing}: {reason}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def _service(name: str) -> str:
@@ -41,7 +57,7 @@ def run() -> None:
     """Migrate every database and run all five services until Ctrl-C or SIGTERM."""
     try:
         code = run_system(get_settings())
-    except BrokerUnavailable as exc:
+    except (BrokerUnavailable, PortsTaken) as exc:
         errors.print(str(exc), markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:  # Ctrl-C during the broker check or the migrations, before any service started
@@ -67,7 +83,7 @@ def outbox_status_command(
 ) -> None:
     """Rows pending, parked and sent in each service's outbox, and the age of the oldest pending one."""
     names = [_service(name) for name in service] if service else list(SERVICES)
-    statuses = asyncio.run(_statuses(names))
+    statuses = _run(_statuses(names), "read the outboxes (is every database migrated? `portal migrate`)")
     table = Table("service", "pending", "parked", "sent", "oldest pending (s)")
     for name, status in zip(names, statuses, strict=True):
         age = f"{status.oldest_pending_age_seconds:.1f}" if status.oldest_pending_age_seconds is not None else "-"
@@ -103,7 +119,7 @@ def outbox_redrive(
         finally:
             await engine.dispose()
 
-    console.print(f"re-driven: {asyncio.run(redrive())}")
+    console.print(f"re-driven: {_run(redrive(), f're-drive the {service} outbox')}")
 
 
 @dlq_app.command("list")
@@ -113,13 +129,15 @@ def dlq_list(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line instead of a table")] = False,
 ) -> None:
     """Show the messages in ``<queue>.dlq`` (they stay there)."""
-    letters = asyncio.run(list_dead_letters(get_settings(), queue, limit))
+    letters = _run(list_dead_letters(get_settings(), queue, limit), f"read {queue}.dlq")
     if as_json:
         for letter in letters:
             fields = {"message_id": letter.message_id, "type": letter.event_type, "kind": letter.kind}
             typer.echo(json.dumps({**fields, "reason": letter.reason, "body": letter.body.decode("utf-8", "replace")}))
         return
-    table = Table("message id", "type", "kind", "reason", title=f"{queue}.dlq: {len(letters)} message(s)")
+    table = Table(
+        Column("message id", no_wrap=True), "type", "kind", "reason", title=f"{queue}.dlq: {len(letters)} message(s)"
+    )
     for letter in letters:
         table.add_row(letter.message_id or "-", letter.event_type or "-", letter.kind, letter.reason)
     console.print(table)
@@ -136,7 +154,7 @@ def dlq_replay(
     """Move messages from ``<queue>.dlq`` back to ``<queue>`` with a fresh set of attempts."""
     body = body_file.read_bytes() if body_file else None
     try:
-        moved = asyncio.run(replay_dead_letters(get_settings(), queue, set(ids) if ids else None, body))
+        moved = _run(replay_dead_letters(get_settings(), queue, set(ids) if ids else None, body), f"replay {queue}.dlq")
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     console.print(f"replayed: {moved}")

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import shlex
+import socket
 import sys
 import threading
 import time
@@ -87,7 +88,8 @@ def service_command(service: str, settings: PortalSettings) -> str:
     """The shell command that runs ``service`` as one uvicorn process (``exec``: honcho's pid is uvicorn's)."""
     return (
         f"exec {shlex.quote(sys.executable)} -m uvicorn services.{service}.app:create_app --factory "
-        f"--host {settings.host} --port {settings.port_of(service)} --no-access-log --log-level warning"
+        f"--host {settings.host} --port {settings.port_of(service)} --no-access-log --log-level warning "
+        "--no-proxy-headers"
     )
 
 
@@ -108,8 +110,30 @@ def wait_until_ready(settings: PortalSettings, deadline_seconds: float = READY_T
     return not pending
 
 
+class PortsTaken(Exception):
+    """A port a service would listen on is already in use (another system running with the same ports?)."""
+
+
+def check_ports(settings: PortalSettings) -> None:
+    """Raise :class:`PortsTaken` naming every service whose port cannot be bound."""
+    taken = []
+    for service in SERVICES:
+        with socket.socket() as probe:
+            try:
+                probe.bind((settings.host, settings.port_of(service)))
+            except OSError:
+                taken.append(f"{service} ({settings.host}:{settings.port_of(service)})")
+    if taken:
+        raise PortsTaken(
+            f"port already in use for {', '.join(taken)}: stop what uses it, or choose other ports "
+            "(PORTAL_GATEWAY_PORT, PORTAL_ORDERS_PORT, ...)."
+        )
+
+
 def run_system(settings: PortalSettings) -> int:
-    """Check the broker, migrate, start all services under honcho; returns the exit code when they stop."""
+    """Check the ports and the broker, migrate, start all services under honcho; returns the exit code when they
+    stop."""
+    check_ports(settings)
     check_broker(settings)
     migrate_all(settings)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
