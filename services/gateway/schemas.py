@@ -30,7 +30,8 @@ CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Language = Literal["en", "fr"]
 WearSchedule = Literal[7, 10, 14, 21]
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,50}$")]
-PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{6,40}$")]
+PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+?(?:[ ().-]*[0-9]){6,20}[ ().-]*$", max_length=40)]
+"""A phone number as people write it: an optional ``+``, then 6 to 20 digits among spaces, dots, dashes, brackets."""
 
 NOTIFICATION_KINDS: tuple[str, ...] = (
     "setup_published",
@@ -156,16 +157,17 @@ class AccountOut(BaseModel):
 
 
 class AccountPatch(Input):
-    """Personal information to change; ``email`` must stay unique."""
+    """Personal information to change; ``email`` must stay unique. ``degree``, ``specialty`` and ``username`` can
+    be cleared with null; the others cannot (null is a 422 naming the field)."""
 
-    email: EmailStr | None = None
-    first_name: ShortText | None = None
-    last_name: ShortText | None = None
+    email: EmailStr = None  # type: ignore[assignment]  (absent means unchanged; null is refused)
+    first_name: ShortText = None  # type: ignore[assignment]
+    last_name: ShortText = None  # type: ignore[assignment]
     degree: ShortText | None = None
     specialty: ShortText | None = None
     username: Username | None = None
-    wear_schedule_days: WearSchedule | None = None
-    language: Language | None = None
+    wear_schedule_days: WearSchedule = None  # type: ignore[assignment]
+    language: Language = None  # type: ignore[assignment]
 
 
 class PasswordChange(Input):

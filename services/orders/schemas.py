@@ -7,11 +7,12 @@ be anything until submission, when ``services.orders.validation`` checks every r
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from services.orders.validation import birth_date_problem, today_anywhere
 
@@ -26,6 +27,17 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _calendar_date(value: object) -> object:
+    if isinstance(value, date) or (isinstance(value, str) and ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+BirthDate = Annotated[date, BeforeValidator(_calendar_date)]
+"""A calendar date written ``YYYY-MM-DD``: a number, a timestamp or a date-time is refused rather than read as one."""
+
+
 def _birth_date(value: date | None) -> date | None:
     if value is not None and (message := birth_date_problem(value, today_anywhere())) is not None:
         raise ValueError(message)
@@ -38,7 +50,7 @@ class PatientIn(Input):
 
     first_name: Name
     last_name: Name
-    date_of_birth: date
+    date_of_birth: BirthDate
     sex: Sex
 
     _check_birth_date = field_validator("date_of_birth")(_birth_date)
@@ -49,7 +61,7 @@ class PatientPatch(Input):
 
     first_name: Name = None  # type: ignore[assignment]  # omitted: unchanged; null: refused (defaults not validated)
     last_name: Name = None  # type: ignore[assignment]
-    date_of_birth: date = None  # type: ignore[assignment]
+    date_of_birth: BirthDate = None  # type: ignore[assignment]
     sex: Sex = None  # type: ignore[assignment]
 
     _check_birth_date = field_validator("date_of_birth")(_birth_date)
@@ -61,7 +73,7 @@ class PatientOut(BaseModel):
     id: str
     first_name: str
     last_name: str
-    date_of_birth: date
+    date_of_birth: BirthDate
     sex: Sex
     created_at: datetime
     updated_at: datetime

@@ -13,3 +13,14 @@ async def test_register_sign_in_read_and_change_account(gateway: Gateway) -> Non
     async with gateway.client() as anonymous:
         refused = await anonymous.get("/account")
         assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+
+
+async def test_required_personal_fields_cannot_be_cleared(gateway: Gateway) -> None:
+    account, token = await sign_up(gateway)
+    async with gateway.client(token) as client:
+        refused = await client.patch(
+            "/account", json={"first_name": None, "email": None, "wear_schedule_days": None, "degree": None}
+        )
+        assert refused.status_code == 422, refused.text
+        assert sorted(e["field"] for e in refused.json()["errors"]) == ["email", "first_name", "wear_schedule_days"]
+        assert (await client.get("/account")).json() == account
