@@ -34,8 +34,12 @@ class PageRequest:
         return (self.page - 1) * self.page_size
 
 
+MAX_PAGE = 1_000_000
+"""The last page number a list accepts (a larger one would overflow the database's offset)."""
+
+
 def page_request(
-    page: Annotated[int, Query(ge=1, description="The page, from 1.")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="The page, from 1.")] = 1,
     page_size: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Items a page, at most {MAX_PAGE_SIZE}.")
     ] = DEFAULT_PAGE_SIZE,

@@ -24,3 +24,13 @@ async def test_required_personal_fields_cannot_be_cleared(gateway: Gateway) -> N
         assert refused.status_code == 422, refused.text
         assert sorted(e["field"] for e in refused.json()["errors"]) == ["email", "first_name", "wear_schedule_days"]
         assert (await client.get("/account")).json() == account
+
+
+async def test_a_page_beyond_any_list_is_a_422_not_a_crash(gateway: Gateway) -> None:
+    _, token = await sign_up(gateway)
+    async with gateway.client(token) as client:
+        for page in ("99999999999999999999", "9223372036854775807", "1000001"):
+            answer = await client.get("/account/phones", params={"page": page})
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["errors"][0]["field"] == "query.page"
+        assert (await client.get("/account/phones", params={"page": "1000000"})).json()["items"] == []

@@ -63,7 +63,9 @@ def writing_doctor(request: Request) -> str:
 
 Scope = Annotated[str | None, Depends(reading_scope)]
 DoctorId = Annotated[str, Depends(writing_doctor)]
-PageNumber = Annotated[int, Query(ge=1, description="from 1")]
+MAX_PAGE = 1_000_000
+"""The last page number a list accepts (a larger one would overflow the database's offset)."""
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="from 1")]
 PageSize = Annotated[int, Query(ge=1, le=200)]
 
 
