@@ -3,8 +3,8 @@
 from fastapi import FastAPI
 
 from services.gateway.accounts import bootstrap_admin
-from services.gateway.downstream import open_downstream
 from services.gateway.api import router
+from services.gateway.downstream import open_downstream
 from services.gateway.events import consumers
 from services.gateway.settings import SERVICE, Settings
 from shared.service import create_service_app
