@@ -68,12 +68,20 @@ async def login(body: LoginRequest, request: Request, response: Response, db: Da
     settings: Settings = request.app.state.runtime.settings
     email, address, now = body.email.lower(), client_address(request), utcnow()
     window_start = now - timedelta(seconds=settings.login_window_seconds)
-    await _refuse_when_throttled(db, settings, email, address, window_start)
+    # the attempt counts as a failure before the password is checked, so that guesses sent at the same moment
+    # cannot all pass the limit together; it stays a failure unless the password is right
+    attempt = LoginFailure(email=email, client_address=address, at=now)
+    db.add(attempt)
+    await db.commit()
+    try:
+        await _refuse_when_throttled(db, settings, email, address, window_start)
+    except HTTPException:
+        await db.delete(attempt)  # a refused attempt does not extend the lock
+        await db.commit()
+        raise
     account = (await db.execute(select(Account).where(Account.email == email))).scalar_one_or_none()
     known_hash = account.password_hash if account else None
     if not await asyncio.to_thread(verify_password, known_hash, body.password):
-        db.add(LoginFailure(email=email, client_address=address, at=now))
-        await db.commit()
         raise HTTPException(401, INVALID_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
     assert account is not None
     token, csrf = new_token(SESSION_TOKEN_PREFIX), new_token("")
@@ -114,7 +122,7 @@ async def _refuse_when_throttled(db: Database, settings: Settings, email: str, a
             (email_count, email_oldest, settings.login_max_failures_per_account),
             (address_count, address_oldest, settings.login_max_failures_per_address),
         )
-        if count >= limit
+        if count > limit  # the attempt being made is among them
     ]
     if blocked:
         reopens = max(blocked) + timedelta(seconds=settings.login_window_seconds)

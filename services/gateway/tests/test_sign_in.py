@@ -126,6 +126,15 @@ async def test_failures_from_one_address_are_throttled_until_the_window_passes(t
         assert released.status_code == 200, released.text
 
 
+async def test_guesses_sent_at_once_cannot_pass_the_limit_together(gateway: Gateway) -> None:
+    account, _ = await sign_up(gateway)
+    async with gateway.client() as client:
+        answers = await asyncio.gather(*(login(client, account["email"], WRONG_PASSWORD) for _ in range(40)))
+    statuses = sorted(answer.status_code for answer in answers)
+    limit = gateway.settings.login_max_failures_per_account
+    assert statuses.count(401) <= limit and set(statuses) <= {401, 429}, statuses
+
+
 async def test_logout_revokes_the_token(gateway: Gateway) -> None:
     _, token = await sign_up(gateway)
     _, other_token = await sign_up(gateway)
