@@ -170,8 +170,12 @@ async def delete_order(order_id: str, request: Request, caller: CurrentCaller) -
 
 
 @router.post("/orders/{order_id}/submit", status_code=202)
-async def submit_order(order_id: str, request: Request, caller: CurrentCaller) -> Response:
-    """Validate the whole order (422 listing every problem) and submit it → 202 ``{order, case_id, case_status}``."""
+async def submit_order(order_id: str, request: Request, caller: CurrentCaller, db: Database) -> Response:
+    """Validate the whole order (422 listing every problem) and submit it → 202 ``{order, case_id, case_status}``;
+    422 when its ship-to practice was deleted since the draft named it."""
+    draft = await downstream(request).call("orders", "GET", service_path("/v1/orders/{}", order_id), caller)
+    if draft.status_code == 200 and draft.json().get("status") == "draft":
+        await check_practice(db, caller, draft.json())
     return await forward(request, caller, service_path("/v1/orders/{}/submit", order_id))
 
 

@@ -95,3 +95,42 @@ async def test_relay_keeps_ids_in_their_path_segment_and_refuses_non_finite_numb
                 )
                 assert infinite.status_code == 422, infinite.text
                 assert infinite.json()["errors"][0]["message"] == "numbers must be finite (no NaN, no infinity)"
+
+
+async def test_a_draft_whose_practice_was_deleted_is_not_submitted(tmp_path: Path, vhost_url: str) -> None:
+    orders_settings = gateway_settings(tmp_path, vhost_url, sqlite_url(tmp_path, "gateway")).model_copy(
+        update={"orders_database_url": sqlite_url(tmp_path, "orders")}
+    )
+    await migrate("orders", orders_settings)
+    async with serve(create_orders_app(orders_settings)) as orders_base:
+        settings = orders_settings.model_copy(update={"orders_url": orders_base})
+        async with running_gateway(settings) as gateway:
+            _, token = await sign_up(gateway)
+            async with gateway.client(token) as client:
+                first = (await list_items(client, "/account/practices"))[0]
+                annexe = await client.post(
+                    "/account/practices",
+                    json={"name": "Annexe", "address": first["address"], "phone": first["phone"]},
+                )
+                assert annexe.status_code == 201, annexe.text
+                retainer = {
+                    "kind": "retainer",
+                    "patient": {
+                        "first_name": "Léa",
+                        "last_name": "Petit",
+                        "date_of_birth": "2001-02-03",
+                        "sex": "female",
+                    },
+                    "general": {"practice_id": annexe.json()["id"], "arches": "both"},
+                    "retainer": {"source": "new_scans", "sets": 2, "shipping_method": "standard"},
+                    "terms_accepted": True,
+                }
+                draft = (await client.post("/orders", json=retainer)).json()
+                assert (await client.delete(f"/account/practices/{annexe.json()['id']}")).status_code == 204
+                refused = await client.post(f"/orders/{draft['id']}/submit")
+                assert refused.status_code == 422, refused.text
+                assert [e["field"] for e in refused.json()["errors"]] == ["general.practice_id"]
+                repointed = await client.patch(f"/orders/{draft['id']}", json={"general": {"practice_id": first["id"]}})
+                assert repointed.status_code == 200, repointed.text
+                submitted = await client.post(f"/orders/{draft['id']}/submit")
+                assert submitted.status_code == 202, submitted.text
