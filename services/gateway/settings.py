@@ -32,5 +32,6 @@ class Settings(PortalSettings):
 
     @property
     def secure_cookies(self) -> bool:
-        """Cookies carry ``Secure`` everywhere but on a developer's or a test's plain-HTTP loopback."""
-        return self.env == "production"
+        """Cookies carry ``Secure`` everywhere but in development (a developer's plain-HTTP loopback); a production
+        gateway must then be reached over HTTPS (a TLS-terminating proxy in front of it)."""
+        return self.env != "development"

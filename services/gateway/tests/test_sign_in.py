@@ -156,6 +156,7 @@ async def test_session_cookie_needs_the_csrf_token_to_change_state(gateway: Gate
     cookie = SimpleCookie(signed_in.headers["set-cookie"])
     name = gateway.settings.session_cookie_name
     assert cookie[name]["httponly"] and cookie[name]["samesite"].lower() == "lax"
+    assert cookie[name]["secure"]  # outside development (these tests run with PORTAL_ENV=test)
     csrf = signed_in.json()["csrf_token"]
     headers = {"Cookie": f"{name}={cookie[name].value}"}
     async with httpx.AsyncClient(base_url=gateway.base, headers=headers, timeout=30) as browser:
