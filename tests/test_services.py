@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -13,14 +15,20 @@ from tests.harness.fixtures import doctor_headers, migrate
 from tests.harness.servers import serve
 
 
+@asynccontextmanager
+async def running(service: str, settings: PortalSettings, ready: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """``service`` migrated and served with ``settings``; yields a client of it."""
+    await migrate(service, settings)
+    app = importlib.import_module(f"services.{service}.app").create_app(settings)
+    async with serve(app, ready=ready) as base, httpx.AsyncClient(base_url=base) as client:
+        yield client
+
+
 @pytest.mark.parametrize("service", SERVICES)
 async def test_service_boots_migrated_and_answers_operations_routes(
     service: str, tmp_path: Path, vhost_url: str
 ) -> None:
-    settings = PortalSettings(env="test", data_dir=tmp_path, rabbitmq_url=vhost_url)
-    await migrate(service, settings)
-    app = importlib.import_module(f"services.{service}.app").create_app(settings)
-    async with serve(app) as base, httpx.AsyncClient(base_url=base) as client:
+    async with running(service, PortalSettings(env="test", data_dir=tmp_path, rabbitmq_url=vhost_url)) as client:
         ready = await client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
@@ -37,9 +45,7 @@ async def test_internal_service_refuses_requests_without_a_valid_internal_token(
     service: str, tmp_path: Path, vhost_url: str
 ) -> None:
     settings = PortalSettings(env="test", data_dir=tmp_path, rabbitmq_url=vhost_url)
-    await migrate(service, settings)
-    app = importlib.import_module(f"services.{service}.app").create_app(settings)
-    async with serve(app) as base, httpx.AsyncClient(base_url=base) as client:
+    async with running(service, settings) as client:
         for headers in (
             {},
             {"Authorization": "Bearer forged"},
@@ -57,9 +63,7 @@ async def test_internal_service_refuses_requests_without_a_valid_internal_token(
 
 async def test_readyz_says_503_while_the_broker_does_not_answer(tmp_path: Path) -> None:
     settings = PortalSettings(env="test", data_dir=tmp_path, rabbitmq_url="amqp://guest:guest@127.0.0.1:1/")
-    await migrate("orders", settings)
-    app = importlib.import_module("services.orders.app").create_app(settings)
-    async with serve(app, ready=False) as base, httpx.AsyncClient(base_url=base) as client:
+    async with running("orders", settings, ready=False) as client:
         answer = await client.get("/readyz")
         assert answer.status_code == 503
         assert answer.json()["checks"] == {"database": "ok", "broker": "not connected"}
