@@ -66,15 +66,22 @@ async def next_case_version(session: AsyncSession, case_id: str) -> int:
     return (await session.execute(statement)).scalar_one()
 
 
+def order_identity(order: Order) -> dict[str, Any]:
+    """The fields every order event starts with: order, case, order number, doctor and kind."""
+    return {
+        "order_id": order.id,
+        "case_id": order.case_id,
+        "order_number": order.order_number,
+        "doctor_id": order.doctor_id,
+        "kind": order.kind,
+    }
+
+
 def publish_draft_created(session: AsyncSession, order: Order, patient: dict[str, Any] | None, version: int) -> None:
     """Write ``order.draft_created`` for a new draft; ``patient`` is what the draft knows of its patient."""
     names = {key: (patient or {}).get(key) for key in ("id", "first_name", "last_name")}
     payload = OrderDraftCreated(
-        order_id=order.id,
-        case_id=order.case_id,
-        order_number=order.order_number,
-        doctor_id=order.doctor_id,
-        kind=order.kind,  # type: ignore[arg-type]
+        **order_identity(order),
         opens_case=order.kind != "modification",
         patient=DraftPatient(**{key: value if isinstance(value, str) else None for key, value in names.items()})
         if patient
@@ -95,11 +102,7 @@ def publish_submitted(session: AsyncSession, order: Order, patient: Patient, fir
     else:
         scans, source, step = None, order.body.get("source"), order.body.get("step")
     payload = OrderSubmitted(
-        order_id=order.id,
-        case_id=order.case_id,
-        order_number=order.order_number,
-        doctor_id=order.doctor_id,
-        kind=order.kind,  # type: ignore[arg-type]
+        **order_identity(order),
         patient=PatientSummary(id=patient.id, first_name=patient.first_name, last_name=patient.last_name),
         practice_id=general.get("practice_id"),
         arches=general.get("arches"),
@@ -115,11 +118,7 @@ def publish_submitted(session: AsyncSession, order: Order, patient: Patient, fir
 def publish_deleted(session: AsyncSession, order: Order, version: int) -> None:
     """Write ``order.deleted`` for a deleted draft (``cancels_case`` unless it was a modification)."""
     payload = OrderDeleted(
-        order_id=order.id,
-        case_id=order.case_id,
-        order_number=order.order_number,
-        doctor_id=order.doctor_id,
-        kind=order.kind,  # type: ignore[arg-type]
+        **order_identity(order),
         cancels_case=order.kind != "modification",
     )
     add_event(session, payload, source=SERVICE, subject=order.case_id, aggregate_version=version)

@@ -8,7 +8,7 @@ callers (e.g. a collaborator) read what their token's ``doctor_id`` owns and cha
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -20,6 +20,8 @@ from services.orders.models import Order, Patient
 from services.orders.problems import ProblemError, not_found
 from shared.http import current_principal
 from shared.service import db_session
+
+Owned = TypeVar("Owned", Order, Patient)
 
 STAFF_ROLES = ("staff", "admin")
 Database = Annotated[AsyncSession, Depends(db_session)]
@@ -69,30 +71,27 @@ PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="from 1")]
 PageSize = Annotated[int, Query(ge=1, le=200)]
 
 
-async def find_patient(session: AsyncSession, patient_id: str, scope: str | None) -> Patient:
-    """The patient ``patient_id`` if the scope's doctor owns it (any patient for ``None``); 404 otherwise. The row
-    is detached: changing it writes nothing."""
-    query = select(Patient).where(Patient.id == patient_id)
+async def find_owned(session: AsyncSession, model: type[Owned], object_id: str, scope: str | None) -> Owned:
+    """The ``model`` row ``object_id`` (a patient or an order) if the scope's doctor owns it (any row for ``None``);
+    404 otherwise. The row is detached: changing it writes nothing, changes go through explicit statements."""
+    query = select(model).where(model.id == object_id)  # type: ignore[attr-defined]
     if scope is not None:
-        query = query.where(Patient.doctor_id == scope)
-    patient = (await session.execute(query)).scalar_one_or_none()
-    if patient is None:
-        raise not_found("patient")
-    session.expunge(patient)
-    return patient
+        query = query.where(model.doctor_id == scope)  # type: ignore[attr-defined]
+    row = (await session.execute(query)).scalar_one_or_none()
+    if row is None:
+        raise not_found(model.__name__.lower())
+    session.expunge(row)
+    return row
+
+
+async def find_patient(session: AsyncSession, patient_id: str, scope: str | None) -> Patient:
+    """The scope's patient ``patient_id`` (see :func:`find_owned`)."""
+    return await find_owned(session, Patient, patient_id, scope)
 
 
 async def find_order(session: AsyncSession, order_id: str, scope: str | None) -> Order:
-    """The order ``order_id`` if the scope's doctor owns it (any order for ``None``); 404 otherwise. The row is
-    detached: changes are written with explicit conditional statements."""
-    query = select(Order).where(Order.id == order_id)
-    if scope is not None:
-        query = query.where(Order.doctor_id == scope)
-    order = (await session.execute(query)).scalar_one_or_none()
-    if order is None:
-        raise not_found("order")
-    session.expunge(order)
-    return order
+    """The scope's order ``order_id`` (see :func:`find_owned`)."""
+    return await find_owned(session, Order, order_id, scope)
 
 
 async def linked_patient(session: AsyncSession, order: Order) -> Patient | None:
