@@ -80,9 +80,3 @@ def context_from(traceparent: str | None, tracestate: str | None) -> otel_contex
     """The OpenTelemetry context described by W3C ``traceparent``/``tracestate`` values (empty when absent)."""
     carrier = {key: value for key, value in (("traceparent", traceparent), ("tracestate", tracestate)) if value}
     return _propagator.extract(carrier)
-
-
-def current_trace_id() -> str | None:
-    """The current trace id as 32 hex digits, or None outside a sampled or unsampled span."""
-    span_context = trace.get_current_span().get_span_context()
-    return format(span_context.trace_id, "032x") if span_context.is_valid else None
