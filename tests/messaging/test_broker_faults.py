@@ -93,30 +93,6 @@ async def test_broker_down_for_ten_seconds_while_200_events_are_written(
     assert set(counts) == set(written) and max(counts.values()) == 1
 
 
-async def test_broker_killed_and_started_again_keeps_queued_events(
-    tmp_path: Path, rabbit_node: RabbitNode, node_vhost_url: str
-) -> None:
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'orders.sqlite3'}"
-    settings = await probe_settings(tmp_path, node_vhost_url, database_url)
-    headers = doctor_headers(settings)
-    async with serve(create_app(settings)) as base:
-        await post_events(base, headers, "s-before", [1])
-
-        async def first_applied() -> bool:
-            return len(await applied_rows(database_url)) == 1
-
-        await eventually(first_applied)
-        await asyncio.to_thread(rabbit_node.kill)
-        await post_events(base, headers, "s-during", [1])
-        await asyncio.to_thread(rabbit_node.start)
-
-        async def second_applied() -> bool:
-            return len(await applied_rows(database_url)) == 2
-
-        await eventually(second_applied, timeout=60)
-        await consumers_become(node_vhost_url, rabbit_node, 1)
-
-
 async def test_network_cut_detected_by_heartbeat_then_consumer_reattached(
     tmp_path: Path, vhost_url: str, database_url: str
 ) -> None:
