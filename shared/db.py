@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
@@ -48,6 +49,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 def is_sqlite(url: str) -> bool:
     """True when the SQLAlchemy URL names a SQLite database."""
     return url.startswith("sqlite")
+
+
+def upsert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An ``INSERT`` into ``table`` in the dialect of ``session``'s database, so that ``.on_conflict_do_nothing()``
+    and ``.on_conflict_do_update()`` can follow (both PostgreSQL and SQLite have them)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

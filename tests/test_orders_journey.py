@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from services.gateway.tests.conftest import sign_up
-from services.orders.tests.conftest import Tap
+from tests.harness.events import Tap
 from tests.harness.system import Portal, gateway_with_orders
 
 PROBLEM_JSON = "application/problem+json"

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.models import Account
 from services.gateway.schemas import NewAccount
-from services.gateway.security import hash_password
 from services.gateway.settings import Settings
+from shared.credentials import hash_password
 from shared.service import Runtime
 
 log = structlog.get_logger(__name__)

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.audit import record
 from services.gateway.models import Account, ApiKey, Session
-from services.gateway.security import API_KEY_PREFIX, digest, same_digest
+from services.gateway.security import API_KEY_PREFIX
+from shared.credentials import digest, same_digest
 from shared.db import utcnow
 from shared.internal_token import Principal
 from shared.service import db_session

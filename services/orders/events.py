@@ -14,14 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders.models import Case, Order, Patient
 from services.orders.records import required_slots
 from services.orders.settings import SERVICE
 from services.orders.views import rfc3339
-from shared.db import utcnow
+from shared.db import upsert, utcnow
 from shared.events.cases import CaseStatusChanged
 from shared.events.envelope import Envelope
 from shared.events.orders import (
@@ -42,10 +41,8 @@ consumers: list[Consumer] = [case_events]
 @case_events.on(CaseStatusChanged)
 async def remember_case_status(session: AsyncSession, envelope: Envelope, payload: CaseStatusChanged) -> None:
     """Keep the case's latest status (the inbox has already skipped older versions of the case)."""
-    table = Case.__table__
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     now = utcnow()
-    statement = insert(table).values(
+    statement = upsert(session, Case.__table__).values(
         id=payload.case_id, doctor_id=payload.doctor_id, event_version=0, status=payload.status, updated_at=now
     )
     statement = statement.on_conflict_do_update(

@@ -22,7 +22,7 @@ def new_id() -> str:
 
 
 class Patient(SQLModel, table=True):
-    """A patient of one doctor. ``search_key`` is the normalised "last first" name (``services.orders.search``);
+    """A patient of one doctor. ``search_key`` is the normalised "last first" name (``shared.search``);
     ``version`` counts changes published as ``patient.updated`` (1 at creation)."""
 
     __tablename__ = "patients"
@@ -86,20 +86,3 @@ class OrderNumberCounter(SQLModel, table=True):
 
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     last_number: int
-
-
-class IdempotencyKey(SQLModel, table=True):
-    """The first response to a creating request sent with an ``Idempotency-Key`` (see ``services.orders.idempotency``).
-
-    ``request_hash`` is the SHA-256 of the method, path and canonical JSON body; ``response_status`` is 0 while the
-    first request is still running (the row is claimed before the work).
-    """
-
-    __tablename__ = "idempotency_keys"
-
-    doctor_id: str = Field(primary_key=True, max_length=36)
-    key: str = Field(primary_key=True, max_length=255)
-    request_hash: str = Field(max_length=64)
-    response_status: int
-    response_body: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))

@@ -85,6 +85,11 @@ class Consumer:
             envelope = Envelope.model_validate(json.loads(message.body))
         except (ValueError, ValidationError) as exc:
             raise PoisonMessage(f"not an event envelope: {exc}") from exc
+        return (envelope, *self.subscription_for(envelope))
+
+    def subscription_for(self, envelope: Envelope) -> tuple[Subscription, BaseModel]:
+        """The subscription and parsed payload of ``envelope``; raises :class:`PoisonMessage` when this queue has no
+        handler for it or its payload does not fit the catalogue's model."""
         subscription = self._subscriptions.get((envelope.type, envelope.version))
         if subscription is None:
             raise PoisonMessage(f"{self.queue} has no handler for {envelope.type} v{envelope.version}")
@@ -92,7 +97,7 @@ class Consumer:
             payload = payload_model(envelope.type, envelope.version).model_validate(envelope.payload)
         except (UnknownEventError, ValidationError) as exc:
             raise PoisonMessage(f"bad payload for {envelope.type} v{envelope.version}: {exc}") from exc
-        return envelope, subscription, payload
+        return subscription, payload
 
     async def apply(
         self,

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Column, Field, SQLModel
 
-from shared.db import UTCDateTime, utcnow
+from shared.db import UTCDateTime, upsert, utcnow
 from shared.events.envelope import Envelope
 
 
@@ -41,15 +40,10 @@ class InboxSubjectVersion(SQLModel, table=True):
     aggregate_version: int
 
 
-def _insert(session: AsyncSession, table):  # type: ignore[no-untyped-def]
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 async def record_message(session: AsyncSession, consumer: str, envelope: Envelope) -> bool:
     """Insert ``(consumer, envelope.id)``; returns False when it was already there (a duplicate delivery)."""
     statement = (
-        _insert(session, InboxMessage.__table__)
+        upsert(session, InboxMessage.__table__)
         .values(consumer=consumer, message_id=str(envelope.id), event_type=envelope.type, received_at=utcnow())
         .on_conflict_do_nothing(index_elements=["consumer", "message_id"])
     )
@@ -63,7 +57,7 @@ async def advance_subject(session: AsyncSession, consumer: str, envelope: Envelo
     Returns False, changing nothing, when the stored version is already at or above it (the event is stale).
     """
     table = InboxSubjectVersion.__table__
-    statement = _insert(session, table).values(
+    statement = upsert(session, table).values(
         consumer=consumer,
         source=envelope.source,
         subject=envelope.subject,

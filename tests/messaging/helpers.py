@@ -7,12 +7,10 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import aio_pika
 import httpx
 import sqlalchemy as sa
 
 from shared.db import create_engine
-from shared.messaging.topology import EVENTS_EXCHANGE, declare_exchanges
 from shared.settings import PortalSettings
 from tests.harness.fixtures import make_settings, migrate
 from tests.probe import SERVICE, create_probe_tables, probe_applied, probe_subjects
@@ -67,34 +65,6 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0
             return
         await asyncio.sleep(interval)
     assert await check(), f"condition not met within {timeout} s"
-
-
-class Tap:
-    """A queue of the test's own bound to every event on ``portal.events``: what really reached the broker."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.messages: list[aio_pika.abc.AbstractIncomingMessage] = []
-
-    async def __aenter__(self) -> Tap:
-        self.connection = await aio_pika.connect(self.url)
-        channel = await self.connection.channel()
-        await declare_exchanges(channel)
-        queue = await channel.declare_queue(exclusive=True)
-        await queue.bind(EVENTS_EXCHANGE, routing_key="#")
-        await queue.consume(self._take, no_ack=True)
-        return self
-
-    async def _take(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        self.messages.append(message)
-
-    @property
-    def message_ids(self) -> list[str | None]:
-        """The ``message_id`` of every message seen, in arrival order."""
-        return [message.message_id for message in self.messages]
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.connection.close()
 
 
 async def inbox_count(database_url: str, consumer: str) -> int:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from shared.failpoints import FAILPOINT_EXIT_CODE
 from shared.settings import PortalSettings
+from tests.harness.events import Tap
 from tests.harness.fixtures import doctor_headers, settings_env
 from tests.harness.servers import ServiceProcess, wait_ready
 from tests.messaging.helpers import (
-    Tap,
     applied_rows,
     eventually,
     inbox_count,

@@ -12,9 +12,10 @@ import httpx
 from shared.db import create_engine, session_factory, transaction
 from shared.messaging.outbox import OutboxMessage, outbox_status, redrive_parked
 from shared.service import create_service_app
+from tests.harness.events import Tap
 from tests.harness.fixtures import doctor_headers, make_settings, migrate
 from tests.harness.servers import serve
-from tests.messaging.helpers import Tap, applied_rows, eventually, post_events, probe_settings
+from tests.messaging.helpers import applied_rows, eventually, post_events, probe_settings
 from tests.probe import create_app, router
 
 

@@ -13,7 +13,8 @@ from services.gateway.auth import CurrentCaller, Database, SignedIn
 from services.gateway.events import publish_updated
 from services.gateway.models import Account, Session
 from services.gateway.schemas import AccountOut, AccountPatch, PasswordChange
-from services.gateway.security import hash_password, password_problems, verify_password
+from services.gateway.security import password_problems
+from shared.credentials import hash_password, verify_password
 from shared.db import utcnow
 
 router = APIRouter(tags=["account"])

@@ -15,7 +15,8 @@ from services.gateway.auth import Database, SignedIn
 from services.gateway.models import Account, ApiKey
 from services.gateway.paging import Paging, paged
 from services.gateway.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, Page
-from services.gateway.security import API_KEY_PREFIX, digest, new_token
+from services.gateway.security import API_KEY_PREFIX
+from shared.credentials import digest, new_token
 from shared.db import utcnow
 
 router = APIRouter(tags=["account"])

@@ -15,14 +15,9 @@ from services.gateway.auth import CurrentCaller, Database, client_address
 from services.gateway.events import publish_registered
 from services.gateway.models import Account, LoginFailure, Practice, Session
 from services.gateway.schemas import NOTIFICATION_KINDS, AccountOut, LoginRequest, RegisterRequest, TokenResponse
-from services.gateway.security import (
-    SESSION_TOKEN_PREFIX,
-    digest,
-    hash_password,
-    new_token,
-    verify_password,
-)
+from services.gateway.security import SESSION_TOKEN_PREFIX
 from services.gateway.settings import Settings
+from shared.credentials import digest, hash_password, new_token, verify_password
 from shared.db import utcnow
 
 router = APIRouter(tags=["identity"])

@@ -23,8 +23,8 @@ from sqlmodel import SQLModel
 
 from services.gateway.app import create_app
 from services.gateway.models import Account
-from services.gateway.security import hash_password
 from services.gateway.settings import Settings
+from shared.credentials import hash_password
 from shared.db import create_engine, session_factory, transaction
 from shared.messaging.topology import EVENTS_EXCHANGE
 from tests.harness.fixtures import migrate

@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from services.gateway.models import ApiKey, AuditEntry
-from services.gateway.security import digest
 from services.gateway.tests.conftest import Gateway, database_rows, sign_up
+from shared.credentials import digest
 
 
 async def create_key(gateway: Gateway, token: str, scopes: list[str], name: str = "practice software") -> dict:

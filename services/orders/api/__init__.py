@@ -5,7 +5,7 @@ area. Every route needs the internal token (checked before routing); ownership i
 from fastapi import APIRouter
 
 from services.orders.api import modifications, orders, patients, submission
-from services.orders.api.common import ProblemRoute
+from shared.problems import ProblemRoute
 
 router = APIRouter(prefix="/v1", tags=["orders"], route_class=ProblemRoute)
 for area in (patients, orders, submission, modifications):

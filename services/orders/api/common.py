@@ -7,40 +7,21 @@ callers (e.g. a collaborator) read what their token's ``doctor_id`` owns and cha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Query, Request
-from fastapi.responses import Response
-from fastapi.routing import APIRoute
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders.models import Order, Patient
-from services.orders.problems import ProblemError, not_found
 from shared.http import current_principal
+from shared.problems import ProblemError, not_found
 from shared.service import db_session
 
 Owned = TypeVar("Owned", Order, Patient)
 
 STAFF_ROLES = ("staff", "admin")
 Database = Annotated[AsyncSession, Depends(db_session)]
-
-
-class ProblemRoute(APIRoute):
-    """A route that answers a :class:`~services.orders.problems.ProblemError` raised by it or its dependencies as
-    problem details."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except ProblemError as exc:
-                return exc.response()
-
-        return handle
 
 
 def reading_scope(request: Request) -> str | None:

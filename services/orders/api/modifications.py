@@ -9,18 +9,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.orders.api.common import Database, DoctorId, ProblemRoute, linked_patient
+from services.orders.api.common import Database, DoctorId, linked_patient
 from services.orders.api.orders import DraftBody
 from services.orders.api.submission import refuse_closed_case
 from services.orders.drafts import deep_merge, read_changes
 from services.orders.events import next_case_version, publish_draft_created
-from services.orders.idempotency import fingerprint, key_of, run_idempotent
 from services.orders.models import Order
 from services.orders.numbering import next_order_number
-from services.orders.problems import not_found
 from services.orders.schemas import OrderOut
 from services.orders.views import order_body, patient_data
 from shared.db import utcnow
+from shared.idempotency import fingerprint, key_of, run_idempotent
+from shared.problems import ProblemRoute, not_found
 
 router = APIRouter(route_class=ProblemRoute)
 

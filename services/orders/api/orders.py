@@ -18,7 +18,6 @@ from services.orders.api.common import (
     DoctorId,
     PageNumber,
     PageSize,
-    ProblemRoute,
     Scope,
     find_order,
     find_patient,
@@ -29,12 +28,13 @@ from services.orders.api.common import (
 )
 from services.orders.drafts import merge_draft, read_changes, read_kind
 from services.orders.events import next_case_version, publish_deleted, publish_draft_created
-from services.orders.idempotency import fingerprint, key_of, run_idempotent
 from services.orders.models import Case, Order, new_id
 from services.orders.numbering import next_order_number
 from services.orders.schemas import OrderOut, Page
 from services.orders.views import order_body, patient_data
 from shared.db import utcnow
+from shared.idempotency import fingerprint, key_of, run_idempotent
+from shared.problems import ProblemRoute
 
 router = APIRouter(route_class=ProblemRoute)
 DraftBody = Annotated[dict[str, Any], Body(description="API.md 'Order body': any subset of the order's fields")]

@@ -9,15 +9,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.orders.api.common import Database, DoctorId, PageNumber, PageSize, ProblemRoute, Scope, find_patient
+from services.orders.api.common import Database, DoctorId, PageNumber, PageSize, Scope, find_patient
 from services.orders.events import publish_patient_updated
-from services.orders.idempotency import fingerprint, key_of, run_idempotent
 from services.orders.models import Patient
-from services.orders.problems import ProblemError
 from services.orders.schemas import Page, PatientIn, PatientOut, PatientPatch
-from services.orders.search import like_pattern, search_key, search_terms
 from services.orders.views import patient_body
 from shared.db import utcnow
+from shared.idempotency import fingerprint, key_of, run_idempotent
+from shared.problems import ProblemError, ProblemRoute
+from shared.search import like_pattern, search_key, search_terms
 
 router = APIRouter(route_class=ProblemRoute)
 

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.orders.api.common import (
     Database,
     DoctorId,
-    ProblemRoute,
     find_order,
     linked_patient,
     lost_race,
@@ -27,12 +26,12 @@ from services.orders.api.common import (
 )
 from services.orders.events import next_case_version, publish_submitted
 from services.orders.models import Case, Order, Patient
-from services.orders.problems import ProblemError, invalid
 from services.orders.schemas import SubmissionOut
-from services.orders.search import search_key
 from services.orders.validation import check_order, incomplete_sections, today_anywhere
 from services.orders.views import order_body, patient_data
 from shared.db import utcnow
+from shared.problems import ProblemError, ProblemRoute, invalid
+from shared.search import search_key
 
 router = APIRouter(route_class=ProblemRoute)
 CLOSED_CASE_STATUSES = ("expired", "cancelled")

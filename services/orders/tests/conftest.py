@@ -1,27 +1,23 @@
 """Fixtures for the orders service's tests: the service over real HTTP on its migrated database (SQLite, then
-PostgreSQL) and a fresh broker virtual host; callers with internal tokens; a tap on the events exchange; bodies."""
+PostgreSQL) and a fresh broker virtual host; callers with internal tokens; case statuses as the cases service would
+announce them; bodies."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 
 from services.orders.app import create_app
 from services.orders.settings import Settings
-from shared.events.envelope import Envelope
+from shared.events.cases import CaseStatusChanged
 from shared.internal_token import Principal, mint_internal_token
-from shared.messaging.topology import EVENTS_EXCHANGE, declare_exchanges
+from tests.harness.events import envelope_of, publish
 from tests.harness.fixtures import migrate
 from tests.harness.servers import serve
 
@@ -75,79 +71,19 @@ async def orders(tmp_path: Path, vhost_url: str, database_url: str) -> AsyncIter
         yield Orders(settings, base, vhost_url)
 
 
-class Tap:
-    """An exclusive queue of the test's own on ``portal.events``, bound to ``routing_keys`` (e.g. ``order.#``) before
-    the test acts: the events that really reached the broker, parsed as envelopes."""
-
-    def __init__(self, url: str, *routing_keys: str) -> None:
-        self.url = url
-        self.routing_keys = routing_keys or ("#",)
-        self.envelopes: list[Envelope] = []
-
-    async def __aenter__(self) -> Tap:
-        self.connection = await aio_pika.connect(self.url)
-        channel = await self.connection.channel()
-        await declare_exchanges(channel)
-        queue = await channel.declare_queue(exclusive=True)
-        for key in self.routing_keys:
-            await queue.bind(EVENTS_EXCHANGE, routing_key=key)
-        await queue.consume(self._take, no_ack=True)
-        return self
-
-    async def _take(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        self.envelopes.append(Envelope.model_validate(json.loads(message.body)))
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.connection.close()
-
-    def of(self, event_type: str) -> list[Envelope]:
-        """The envelopes of ``event_type`` seen so far, in arrival order."""
-        return [envelope for envelope in self.envelopes if envelope.type == event_type]
-
-    async def wait(self, event_type: str, count: int = 1, timeout: float = 20.0) -> list[Envelope]:
-        """Wait until ``count`` events of ``event_type`` arrived; fails the test after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while len(self.of(event_type)) < count and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        found = self.of(event_type)
-        assert len(found) >= count, f"{len(found)} {event_type} event(s) within {timeout} s, expected {count}"
-        return found
-
-
 async def publish_case_status(
     url: str, case_id: str, doctor_id: str, status: str, previous: str | None, version: int
 ) -> None:
     """Publish ``case.status_changed`` onto ``portal.events`` as the cases service would (a valid envelope)."""
-    envelope = Envelope(
-        type="case.status_changed",
-        version=1,
-        source="cases",
-        occurred_at=datetime.now(UTC),
-        subject=case_id,
-        aggregate_version=version,
-        payload={
-            "case_id": case_id,
-            "doctor_id": doctor_id,
-            "status": status,
-            "previous_status": previous,
-            "reason": "test",
-            "actor": "staff",
-        },
+    payload = CaseStatusChanged(
+        case_id=case_id,
+        doctor_id=doctor_id,
+        status=status,  # type: ignore[arg-type]
+        previous_status=previous,  # type: ignore[arg-type]
+        reason="test",
+        actor="staff",
     )
-    connection = await aio_pika.connect(url)
-    try:
-        channel = await connection.channel(publisher_confirms=True)
-        events, _ = await declare_exchanges(channel)
-        message = aio_pika.Message(
-            body=envelope.model_dump_json().encode(),
-            message_id=str(envelope.id),
-            content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            type=envelope.type,
-        )
-        await events.publish(message, routing_key=envelope.routing_key, mandatory=True)
-    finally:
-        await connection.close()
+    await publish(url, envelope_of(payload, source="cases", subject=case_id, version=version))
 
 
 def new_patient(**overrides: Any) -> dict[str, Any]:

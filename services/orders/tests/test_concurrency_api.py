@@ -8,9 +8,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from services.orders.models import IdempotencyKey
-from services.orders.tests.conftest import Orders, Tap, complete_aligner, new_patient, problem_fields
+from services.orders.tests.conftest import Orders, complete_aligner, new_patient, problem_fields
 from shared.db import create_engine, utcnow
+from shared.idempotency import IdempotencyKey
+from tests.harness.events import Tap
 
 
 async def test_concurrent_submissions_publish_one_order_submitted(orders: Orders) -> None:

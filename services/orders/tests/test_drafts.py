@@ -8,8 +8,8 @@ from fastapi.exceptions import RequestValidationError
 from services.orders.drafts import deep_merge, merge_draft, read_changes, read_kind
 from services.orders.numbering import format_order_number
 from services.orders.records import required_slots
-from services.orders.search import like_pattern, normalise, search_key, search_terms
 from shared.events.orders import PHOTO_SLOTS, SCAN_SLOTS
+from shared.search import like_pattern, normalise, search_key, search_terms
 
 
 def test_deep_merge_merges_objects_replaces_the_rest_and_removes_nulls() -> None:

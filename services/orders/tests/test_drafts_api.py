@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 import uuid
 
-from services.orders.tests.conftest import Orders, Tap, complete_aligner, complete_retainer, new_patient, problem_fields
+from services.orders.tests.conftest import Orders, complete_aligner, complete_retainer, new_patient, problem_fields
 from shared.events.orders import PHOTO_SLOTS, SCAN_SLOTS
+from tests.harness.events import Tap
 
 ALIGNER_SECTIONS = ["general", "records", "treatment_approach", "terms"]
 """The sections an empty aligner draft misses (``additional`` has no required field)."""

@@ -7,8 +7,9 @@ import asyncio
 import time
 import uuid
 
-from services.orders.tests.conftest import Orders, Tap, complete_aligner, problem_fields, publish_case_status
+from services.orders.tests.conftest import Orders, complete_aligner, problem_fields, publish_case_status
 from shared.events.orders import PHOTO_SLOTS, SCAN_SLOTS
+from tests.harness.events import Tap
 
 
 async def submitted_case(orders: Orders, doctor, **overrides) -> dict:  # type: ignore[no-untyped-def]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from services.orders.tests.conftest import Orders, Tap, new_patient, problem_fields
+from services.orders.tests.conftest import Orders, new_patient, problem_fields
+from tests.harness.events import Tap
 
 
 async def test_create_read_update_publishes_patient_updated(orders: Orders) -> None:

@@ -1,34 +1,55 @@
 """``Idempotency-Key`` on creating POSTs (API.md "Conventions"): a retried create returns the first response.
 
-The same key from the same doctor within :data:`KEY_LIFETIME` with the same request (method, path and JSON body)
-answers the first response's status and body and creates nothing; with another request it is refused with 422
-naming the header. The key's row is claimed (inserted) at the start of the creating transaction and filled with the
-response before it commits, so two concurrent requests with one key cannot both create: the second waits on the
-row (PostgreSQL's unique index, SQLite's write lock), fails to insert it, and replays the first's response.
+Every service that accepts the header keeps the table ``idempotency_keys`` (:class:`IdempotencyKey`, created by
+its own migration). The same key from the same caller (the doctor, or the staff member) within :data:`KEY_LIFETIME`
+with the same request (method, path and JSON body) answers the first response's status and body and creates
+nothing; with another request it is refused with 422 naming the header. The key's row is claimed (inserted) at the
+start of the creating transaction and filled with the response before it commits, so two concurrent requests with
+one key cannot both create: the second waits on the row (PostgreSQL's unique index, SQLite's write lock), fails to
+insert it, and replays the first's response.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import delete, select
+from sqlalchemy import JSON, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Column, Field, SQLModel
 
-from services.orders.models import IdempotencyKey
-from services.orders.problems import invalid
-from shared.db import utcnow
+from shared.db import UTCDateTime, utcnow
 from shared.http import FINGERPRINT_HEADER, request_fingerprint
+from shared.problems import invalid
 
 HEADER = "Idempotency-Key"
 KEY_LIFETIME = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
 REPLAY_HEADER = "Idempotent-Replayed"
 """Set to ``true`` on a replayed response."""
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """The first response to a creating request sent with an ``Idempotency-Key``.
+
+    ``owner_id`` is whose key it is (the doctor id, or a staff member's user id); ``request_hash`` the SHA-256 of the
+    method, path and canonical JSON body; ``response_status`` is 0 while the first request is still running (the row
+    is claimed before the work).
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    owner_id: str = Field(primary_key=True, max_length=36)
+    key: str = Field(primary_key=True, max_length=255)
+    request_hash: str = Field(max_length=64)
+    response_status: int
+    response_body: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
 
 Work = Callable[[AsyncSession], Awaitable[tuple[int, Any]]]
 """The creation itself: runs inside the transaction and returns the response's status and JSON body."""
@@ -51,7 +72,7 @@ def fingerprint(request: Request, body: Any) -> str:
 
 
 async def run_idempotent(
-    session: AsyncSession, doctor_id: str, key: str | None, request_hash: str, work: Work
+    session: AsyncSession, owner_id: str, key: str | None, request_hash: str, work: Work
 ) -> JSONResponse:
     """Run ``work`` in one transaction of ``session`` and answer its response; with a ``key``, record the response
     under it, or replay the one already recorded (see the module documentation). Raises the 422 problem when the
@@ -63,10 +84,10 @@ async def run_idempotent(
     for attempt in range(2):
         try:
             async with session.begin():
-                replay = await _recorded(session, doctor_id, key, request_hash)
+                replay = await _recorded(session, owner_id, key, request_hash)
                 if replay is not None:
                     return replay
-                row = IdempotencyKey(doctor_id=doctor_id, key=key, request_hash=request_hash, response_status=0)
+                row = IdempotencyKey(owner_id=owner_id, key=key, request_hash=request_hash, response_status=0)
                 session.add(row)
                 await session.flush()
                 status, body = await work(session)
@@ -79,16 +100,16 @@ async def run_idempotent(
     raise AssertionError("unreachable")
 
 
-async def _recorded(session: AsyncSession, doctor_id: str, key: str, request_hash: str) -> JSONResponse | None:
+async def _recorded(session: AsyncSession, owner_id: str, key: str, request_hash: str) -> JSONResponse | None:
     cutoff = utcnow() - KEY_LIFETIME
     query = select(IdempotencyKey).where(
-        IdempotencyKey.doctor_id == doctor_id, IdempotencyKey.key == key, IdempotencyKey.created_at > cutoff
+        IdempotencyKey.owner_id == owner_id, IdempotencyKey.key == key, IdempotencyKey.created_at > cutoff
     )
     row = (await session.execute(query)).scalar_one_or_none()
     if row is None:
         await session.execute(
             delete(IdempotencyKey).where(
-                IdempotencyKey.doctor_id == doctor_id, IdempotencyKey.key == key, IdempotencyKey.created_at <= cutoff
+                IdempotencyKey.owner_id == owner_id, IdempotencyKey.key == key, IdempotencyKey.created_at <= cutoff
             )
         )
         return None

@@ -1,6 +1,6 @@
-"""The search key of a patient's name: accent-, case- and spacing-insensitive, the same on SQLite and PostgreSQL.
+"""Search keys of names: accent-, case- and spacing-insensitive, the same on SQLite and PostgreSQL.
 
-Neither database folds accents the same way (SQLite has no ``unaccent``), so the service stores a normalised key
+Neither database folds accents the same way (SQLite has no ``unaccent``), so a service stores a normalised key
 beside each name and searches it with plain ``LIKE``: Unicode NFKD decomposition with the combining marks dropped,
 then case folding (Unicode default case folding: "Zoë" → "zoe", "Straße" → "strasse"), whitespace collapsed.
 """
