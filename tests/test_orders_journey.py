@@ -306,6 +306,7 @@ async def test_a_doctor_saves_completes_submits_and_modifies_orders(portal: Port
         "source": None,
         "step": None,
         "required_slots": PHOTOS + SCANS,
+        "collaborator_ids": [],
     }
     [gone] = events["order.deleted"]
     assert gone.payload["order_id"] == retainer["id"] and gone.payload["case_id"] == retainer["case_id"]

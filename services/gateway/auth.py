@@ -8,6 +8,7 @@ credentials get 401 with ``WWW-Authenticate: Bearer``; an authenticated caller w
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.audit import record
-from services.gateway.models import Account, ApiKey, Session
+from services.gateway.models import Account, ApiKey, Collaborator, Session
 from services.gateway.security import API_KEY_PREFIX
 from shared.credentials import digest, same_digest
 from shared.db import utcnow
-from shared.internal_token import Principal
+from shared.internal_token import Collaboration, Principal
 from shared.service import db_session
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -33,20 +34,23 @@ Database = Annotated[AsyncSession, Depends(db_session)]
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated request: the account, how it proved itself, and from which client address."""
+    """An authenticated request: the account, how it proved itself, from which client address, and (for the case
+    routes, see :func:`with_collaborations`) the other doctors whose collaborator the account is."""
 
     account: Account
     via: Literal["bearer", "cookie", "api_key"]
     client_address: str
     session_id: str | None = None
     api_key: ApiKey | None = None
+    collaborations: tuple[Collaboration, ...] = ()
 
     @property
     def principal(self) -> Principal:
         """What the internal token will say of this caller (doctor id only for doctors)."""
         account_id = uuid.UUID(self.account.id)
         role = self.account.role
-        return Principal(user_id=account_id, role=role, doctor_id=account_id if role == "doctor" else None)  # type: ignore[arg-type]
+        doctor_id = account_id if role == "doctor" else None
+        return Principal(account_id, role, doctor_id, self.collaborations)  # type: ignore[arg-type]
 
     @property
     def doctor_id(self) -> str:
@@ -120,6 +124,26 @@ async def _by_api_key(db: AsyncSession, key: str, request: Request) -> Caller:
 
 
 CurrentCaller = Annotated[Caller, Depends(authenticate)]
+
+
+async def with_collaborations(caller: CurrentCaller, db: Database) -> Caller:
+    """The caller with the collaborations of their account: every other doctor's invitation sent to the account's
+    e-mail (a doctor account acts as collaborator on the cases those doctors share with that invitation). The
+    cases service checks them against each case; removing the invitation ends the access at the next request."""
+    if caller.account.role != "doctor":
+        return caller
+    invitations = await db.execute(
+        select(Collaborator).where(
+            Collaborator.email == caller.account.email.lower(), Collaborator.doctor_id != caller.account.id
+        )
+    )
+    collaborations = tuple(
+        Collaboration(row.id, row.doctor_id, tuple(row.permissions)) for row in invitations.scalars()
+    )
+    return dataclasses.replace(caller, collaborations=collaborations)
+
+
+CaseCaller = Annotated[Caller, Depends(with_collaborations)]
 
 
 def require_role(*roles: str) -> Callable[[Caller], Awaitable[Caller]]:

@@ -9,14 +9,18 @@ through unchanged.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from fastapi import HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
 from services.gateway.auth import Caller
+from shared.http import FINGERPRINT_HEADER, request_fingerprint
 from shared.internal_token import mint_internal_token
 from shared.service import Runtime
 from shared.settings import PortalSettings
@@ -72,6 +76,59 @@ class Downstream:
             raise HTTPException(
                 503, f"the {service} service is unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS}
             ) from exc
+
+
+def finite(body: Any) -> Any:
+    """``body`` unchanged when every number in it is finite; 422 otherwise (JSON has no NaN or infinity, and a
+    number such as ``1e400`` overflows to infinity)."""
+    try:
+        json.dumps(body, allow_nan=False)
+    except ValueError:
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": "numbers must be finite (no NaN, no infinity)", "type": "value_error"}]
+        ) from None
+    return body
+
+
+def service_path(template: str, *ids: str) -> str:
+    """``template`` with each ``{}`` replaced by an id, percent-encoded so it stays one path segment."""
+    return template.format(*(quote(value, safe="") for value in ids))
+
+
+async def send(
+    request: Request,
+    caller: Caller,
+    service: str,
+    path: str,
+    body: Any = None,
+    *,
+    sent: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """Send the request's method, query and JSON ``body`` to ``service`` at ``path`` and return its answer, with the
+    request's ``Idempotency-Key`` and the fingerprint of what the client ``sent`` (when the gateway completed or
+    translated the body, the client's retry must still match); 503 when the service cannot be reached."""
+    extra = dict(headers or {})
+    if "idempotency-key" in request.headers:
+        extra["Idempotency-Key"] = request.headers["idempotency-key"]
+        client_body = body if sent is None else sent
+        extra[FINGERPRINT_HEADER] = request_fingerprint(request.method, request.url.path, client_body)
+    return await downstream(request).call(
+        service,
+        request.method,
+        path,
+        caller,
+        params=list(request.query_params.multi_items()),
+        json=finite(body),
+        headers=extra,
+    )
+
+
+async def forward(
+    request: Request, caller: Caller, service: str, path: str, body: Any = None, *, sent: Any = None
+) -> Response:
+    """:func:`send` the request to ``service`` and answer what it answers (:func:`relayed`)."""
+    return relayed(await send(request, caller, service, path, body, sent=sent))
 
 
 def relayed(answer: httpx.Response) -> Response:

@@ -23,6 +23,7 @@ def profile_fields(account: Account) -> dict[str, object]:
         "language": account.language,
         "email_notifications": dict(account.email_notifications),
         "daily_digest": account.daily_digest,
+        "time_zone": account.time_zone,
     }
 
 

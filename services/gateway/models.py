@@ -40,6 +40,7 @@ class Account(SQLModel, table=True):
     country: str | None = Field(default=None, max_length=2)
     language: str = Field(default="en", max_length=5)
     wear_schedule_days: int = 14
+    time_zone: str = Field(default="UTC", max_length=64)
     email_notifications: dict[str, bool] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     daily_digest: bool = False
     clinical_preferences: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -116,7 +117,7 @@ class Collaborator(SQLModel, table=True):
 
     id: str = Field(default_factory=_uuid, primary_key=True, max_length=36)
     doctor_id: str = Field(foreign_key="accounts.id", index=True, max_length=36)
-    email: str = Field(max_length=320)
+    email: str = Field(max_length=320, index=True)
     permissions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 

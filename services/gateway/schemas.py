@@ -6,10 +6,12 @@ such a field is answered with 422 naming it.
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -28,6 +30,16 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Language = Literal["en", "fr"]
+
+
+def _known_time_zone(name: str) -> str:
+    if name not in zoneinfo.available_timezones():
+        raise ValueError("must be an IANA time zone name such as Europe/Paris or UTC")
+    return name
+
+
+TimeZone = Annotated[str, AfterValidator(_known_time_zone)]
+"""An IANA time zone name (``Europe/Paris``, ``America/New_York``, ``UTC``) of the tz database."""
 WearSchedule = Literal[7, 10, 14, 21]
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,50}$")]
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+?(?:[ ().-]*[0-9]){6,20}[ ().-]*$", max_length=40)]
@@ -120,6 +132,7 @@ class RegisterRequest(NewAccount):
     specialty: ShortText | None = None
     country: CountryCode
     language: Language = "en"
+    time_zone: TimeZone = "UTC"
     practice: PracticeIn
 
 
@@ -153,6 +166,7 @@ class AccountOut(BaseModel):
     country: str | None
     language: str
     wear_schedule_days: int
+    time_zone: str
     created_at: datetime
 
 
@@ -168,6 +182,7 @@ class AccountPatch(Input):
     username: Username | None = None
     wear_schedule_days: WearSchedule = None  # type: ignore[assignment]
     language: Language = None  # type: ignore[assignment]
+    time_zone: TimeZone = None  # type: ignore[assignment]
 
 
 class PasswordChange(Input):

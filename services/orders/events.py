@@ -89,7 +89,7 @@ def publish_draft_created(session: AsyncSession, order: Order, patient: dict[str
 
 def publish_submitted(session: AsyncSession, order: Order, patient: Patient, first_order: Order, version: int) -> None:
     """Write ``order.submitted`` for a submitted order; ``first_order`` is the order that opened the case (the order
-    itself unless it is a modification), which gives a modification its practice and arches."""
+    itself unless it is a modification), which gives a modification its practice, arches and collaborators."""
     general = first_order.body.get("general") or {}
     if order.kind == "aligner":
         scans, source, step = (order.body.get("records") or {}).get("scans"), None, None
@@ -108,6 +108,7 @@ def publish_submitted(session: AsyncSession, order: Order, patient: Patient, fir
         step=step if source == "existing_step" else None,
         required_slots=required_slots(order.kind, order.body),
         submitted_at=rfc3339(order.submitted_at or utcnow()),
+        collaborator_ids=list((first_order.body.get("additional") or {}).get("collaborator_ids") or []),
     )
     add_event(session, payload, source=SERVICE, subject=order.case_id, aggregate_version=version)
 

@@ -11,7 +11,8 @@ class DoctorProfile(BaseModel):
     """What other services keep of a doctor: how to address and reach them, and what they want to hear about.
 
     ``email_notifications`` maps a notification kind to whether the doctor wants an e-mail for it;
-    ``language`` is an ISO 639-1 code (``en``, ``fr``).
+    ``language`` is an ISO 639-1 code (``en``, ``fr``); ``time_zone`` an IANA time zone name (``Europe/Paris``), in
+    which the doctor's periods (month to date, ...) are counted.
     """
 
     doctor_id: str
@@ -21,6 +22,7 @@ class DoctorProfile(BaseModel):
     language: str
     email_notifications: dict[str, bool] = Field(default_factory=dict)
     daily_digest: bool = False
+    time_zone: str = "UTC"
 
 
 @event("doctor.registered", 1)

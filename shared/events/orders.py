@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.events.catalogue import event
 
@@ -71,7 +71,8 @@ class OrderSubmitted(BaseModel):
     retainer (``existing_step``, ``new_scans``, ``pvs_impressions``) or a modification (``new_scans``,
     ``existing_step``) comes from; ``step`` goes with ``existing_step``. ``required_slots`` are the record slots that
     must hold an accepted file (see :data:`PHOTO_SLOTS`, :data:`SCAN_SLOTS`); empty when no file is needed. A
-    modification carries the arches and practice of the case's first order.
+    modification carries the arches and practice of the case's first order. ``collaborator_ids`` are the doctor's
+    collaborators (ids of the gateway's) the case is shared with.
     """
 
     order_id: str
@@ -87,6 +88,7 @@ class OrderSubmitted(BaseModel):
     step: int | None = None
     required_slots: list[str]
     submitted_at: str
+    collaborator_ids: list[str] = Field(default_factory=list)
 
 
 @event("order.deleted", 1)

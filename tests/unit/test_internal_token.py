@@ -12,6 +12,7 @@ from shared.db import utcnow
 from shared.internal_token import (
     AUDIENCE,
     ISSUER,
+    Collaboration,
     InvalidInternalToken,
     Principal,
     mint_internal_token,
@@ -27,6 +28,12 @@ def test_round_trip_keeps_user_role_and_doctor() -> None:
     assert verify_internal_token(SETTINGS, mint_internal_token(SETTINGS, DOCTOR)) == DOCTOR
     staff = Principal(user_id=uuid.uuid4(), role="staff", doctor_id=None)
     assert verify_internal_token(SETTINGS, mint_internal_token(SETTINGS, staff)) == staff
+
+
+def test_round_trip_keeps_the_collaborations() -> None:
+    shared_with = (Collaboration("c-1", str(uuid.uuid4()), ("view", "evaluate_setups")), Collaboration("c-2", "d", ()))
+    colleague = Principal(user_id=uuid.uuid4(), role="doctor", doctor_id=uuid.uuid4(), collaborations=shared_with)
+    assert verify_internal_token(SETTINGS, mint_internal_token(SETTINGS, colleague)) == colleague
 
 
 def forged(**claims: object) -> str:
@@ -51,6 +58,8 @@ def forged(**claims: object) -> str:
         pytest.param(forged(aud="someone-else"), id="wrong-audience"),
         pytest.param(forged(iss="someone-else"), id="wrong-issuer"),
         pytest.param(forged(sub="not-a-uuid"), id="bad-subject"),
+        pytest.param(forged(collaborations=[["c-1"]]), id="bad-collaboration"),
+        pytest.param(forged(collaborations=7), id="collaborations-not-a-list"),
         pytest.param(mint_internal_token(SETTINGS, DOCTOR)[:-2] + "xx", id="tampered"),
         pytest.param("not a token", id="garbage"),
     ],

@@ -18,7 +18,7 @@ from shared.credentials import hash_password, verify_password
 from shared.db import utcnow
 
 router = APIRouter(tags=["account"])
-PUBLISHED_FIELDS = frozenset({"email", "first_name", "last_name", "language"})
+PUBLISHED_FIELDS = frozenset({"email", "first_name", "last_name", "language", "time_zone"})
 """Fields other services keep a copy of: changing one publishes ``doctor.updated``."""
 
 

@@ -42,6 +42,7 @@ async def register(body: RegisterRequest, db: Database) -> Account:
         specialty=body.specialty,
         country=body.country,
         language=body.language,
+        time_zone=body.time_zone,
         email_notifications=dict.fromkeys(NOTIFICATION_KINDS, True),
     )
     db.add(account)

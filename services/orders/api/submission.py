@@ -35,6 +35,8 @@ from shared.search import search_key
 
 router = APIRouter(route_class=ProblemRoute)
 CLOSED_CASE_STATUSES = ("expired", "cancelled")
+MODIFIABLE_CASE_STATUSES = ("in_production", "shipped", "last_phase_delivered")
+"""The case statuses from which a submitted modification order starts a new setup (DOMAIN.md "Case status")."""
 
 
 @router.post("/orders/{order_id}/submit", status_code=202, response_model=SubmissionOut)
@@ -42,12 +44,15 @@ async def submit_order(order_id: str, doctor: DoctorId, session: Database) -> JS
     """Check the whole order and submit it → 202 ``{order, case_id, case_status: "submitted"}``; publishes
     ``order.submitted``. A new patient typed into the draft is created now. 422 problem with ``errors: [{field,
     message}]`` listing every missing or invalid field at once (and ``incomplete_sections``); 409 once submitted,
-    when the case is expired or cancelled, or when the draft changed meanwhile; 404 when not the doctor's; 403 for
-    staff. ``Idempotency-Key`` is not needed: a repeated submission is a 409."""
+    when the case is expired or cancelled (a modification: unless the case is in production, shipped or its last
+    phase delivered), or when the draft changed meanwhile; 404 when not the doctor's; 403 for staff.
+    ``Idempotency-Key`` is not needed: a repeated submission is a 409."""
     order = await find_order(session, order_id, doctor)
     if order.status != "draft":
         raise not_a_draft(order, "submitted")
     await refuse_closed_case(session, order.case_id)
+    if order.kind == "modification":
+        await refuse_unmodifiable_case(session, order.case_id)
     patient = await linked_patient(session, order)
     person = patient_data(order, patient)
     problems = check_order(order.kind, order.body, person, today_anywhere())
@@ -87,6 +92,22 @@ async def refuse_closed_case(session: AsyncSession, case_id: str) -> None:
     if status in CLOSED_CASE_STATUSES:
         raise ProblemError(
             409, "Conflict", f"the case is {status}: it takes no more orders", case_status=status, allowed_actions=[]
+        )
+
+
+async def refuse_unmodifiable_case(session: AsyncSession, case_id: str) -> None:
+    """409 unless the cases service has announced the case in production, shipped or with its last phase delivered:
+    a modification changes treatment that has started (a case still before approval is changed by the setup
+    review itself)."""
+    status = (await session.execute(select(Case.status).where(Case.id == case_id))).scalar_one_or_none()
+    if status not in MODIFIABLE_CASE_STATUSES:
+        raise ProblemError(
+            409,
+            "Conflict",
+            f"the case is {status or 'not yet submitted to the lab'}: a modification can be submitted once the case "
+            "is in production, shipped or its last phase delivered",
+            case_status=status,
+            allowed_actions=["read", "change", "delete"],
         )
 
 

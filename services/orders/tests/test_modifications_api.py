@@ -1,5 +1,6 @@
-"""Modification orders over HTTP: on a submitted case only, submitted with their record needs, refused once the cases
-service announces the case cancelled (``case.status_changed`` published onto the broker as it would)."""
+"""Modification orders over HTTP: on a submitted case only, submitted once the cases service announces the case in
+production (``case.status_changed`` published onto the broker as it would) with their record needs, refused once it
+announces the case cancelled."""
 
 from __future__ import annotations
 
@@ -21,8 +22,20 @@ async def submitted_case(orders: Orders, doctor, **overrides) -> dict:  # type: 
     return answer.json()["order"]
 
 
+async def submit_when_accepted(doctor, order_id: str):  # type: ignore[no-untyped-def]
+    """Submit ``order_id`` again and again until the answer is not 409 (the case status is still travelling), at most
+    20 s; returns the last answer."""
+    deadline = time.monotonic() + 20
+    while True:
+        answer = await doctor.post(f"/orders/{order_id}/submit")
+        if answer.status_code != 409 or time.monotonic() > deadline:
+            return answer
+        await asyncio.sleep(0.1)
+
+
 async def test_modification_draft_completed_and_submitted(orders: Orders) -> None:
-    async with Tap(orders.vhost_url, "order.#") as tap, orders.doctor() as doctor:
+    doctor_id = uuid.uuid4()
+    async with Tap(orders.vhost_url, "order.#") as tap, orders.client(orders.token(doctor_id=doctor_id)) as doctor:
         original = await submitted_case(orders, doctor)
         case_id = original["case_id"]
         created = await doctor.post(f"/cases/{case_id}/modifications", json={"reason": "relapse of 31"})
@@ -33,6 +46,16 @@ async def test_modification_draft_completed_and_submitted(orders: Orders) -> Non
         assert draft["patient_id"] == original["patient_id"] and draft["patient"] == original["patient"]
         assert draft["reason"] == "relapse of 31" and draft["source"] is None
         assert draft["incomplete_sections"] == ["modification"]
+
+        early = await doctor.post(f"/orders/{draft['id']}/submit")
+        assert early.status_code == 409 and early.json()["case_status"] is None, early.text  # not in production yet
+        owner = str(doctor_id)
+        await publish_case_status(orders.vhost_url, case_id, owner, "setup_in_progress", "incomplete_submission", 2)
+        await asyncio.sleep(0.5)
+        refused = await doctor.post(f"/orders/{draft['id']}/submit")
+        assert refused.status_code == 409 and refused.json()["case_status"] == "setup_in_progress", refused.text
+        await publish_case_status(orders.vhost_url, case_id, owner, "in_production", "setup_approval_pending", 5)
+        assert (await submit_when_accepted(doctor, draft["id"])).status_code == 422
 
         step = await doctor.patch(f"/orders/{draft['id']}", json={"source": "existing_step", "instructions": "x"})
         assert problem_fields(await doctor.post(f"/orders/{draft['id']}/submit")) == ["step"]
