@@ -35,6 +35,10 @@ OPERATIONS_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
 FINGERPRINT_HEADER = "X-Request-Fingerprint"
 """Set by the gateway on a relayed create with an ``Idempotency-Key``: the fingerprint of the client's own request,
 which the gateway may have completed (defaults) before relaying it."""
+CASE_OWNER_HEADER = "X-Case-Owner"
+CASE_ID_HEADER = "X-Case-Id"
+"""Set by the cases service on every answer about one existing case, refusals included: the doctor who owns it and
+the case, for the gateway's audit log only (the gateway never passes them on to a client)."""
 PROBLEM_JSON = "application/problem+json"
 MAX_BODY_BYTES = 1_048_576
 """Largest JSON or form body a route reads (file uploads have their own limit): larger ones get 413."""
@@ -76,8 +80,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
-        detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem(exc.status_code, _reason(exc.status_code), detail, headers=dict(exc.headers or {}))
+        return http_problem(exc)
 
     @app.exception_handler(DBAPIError)
     async def _database_error(_request: Request, exc: DBAPIError) -> Response:
@@ -98,6 +101,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             for error in exc.errors()
         ]
         return problem(422, "Invalid input", f"{len(errors)} field(s) are missing or invalid", errors=errors)
+
+
+def http_problem(exc: StarletteHTTPException) -> JSONResponse:
+    """The problem details answer of an ``HTTPException`` (its status, detail and headers)."""
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem(exc.status_code, _reason(exc.status_code), detail, headers=dict(exc.headers or {}))
 
 
 def _reason(status: int) -> str:

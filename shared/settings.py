@@ -48,6 +48,8 @@ class PortalSettings(BaseSettings):
     documents_port: int = 8003
     notifications_port: int = 8004
 
+    public_url: str | None = None
+    """The gateway's address as people reach it (links in answers and e-mails, e.g. a patient link)."""
     gateway_url: str | None = None
     orders_url: str | None = None
     cases_url: str | None = None
@@ -86,6 +88,11 @@ class PortalSettings(BaseSettings):
         """The base URL other processes use to reach ``service`` (no trailing slash)."""
         configured = getattr(self, f"{_known(service)}_url")
         return (configured or f"http://{self.host}:{self.port_of(service)}").rstrip("/")
+
+    @property
+    def public_base(self) -> str:
+        """:attr:`public_url` without a trailing slash; by default the gateway's own address on this machine."""
+        return (self.public_url or f"http://{self.host}:{self.gateway_port}").rstrip("/")
 
     def database_url_of(self, service: str) -> str:
         """The SQLAlchemy async database URL of ``service``; a SQLite file under ``data_dir`` by default."""

@@ -23,11 +23,11 @@ import httpx
 import pytest
 
 from services.gateway.tests.conftest import sign_up
+from tests.harness.bodies import APPROACH, PATIENT, PREFERRED_APPROACH, complete_aligner
 from tests.harness.events import Tap
-from tests.harness.system import Portal, gateway_with_orders
+from tests.harness.system import Portal, running_portal
 
 PROBLEM_JSON = "application/problem+json"
-PATIENT = {"first_name": "Zoë", "last_name": "Lefèvre", "date_of_birth": "2011-05-17", "sex": "female"}
 PHOTOS = [
     "photo.face_frontal",
     "photo.face_smiling",
@@ -40,36 +40,6 @@ PHOTOS = [
 ]
 SCANS = ["scan.upper", "scan.lower"]
 """The record slots of DOMAIN.md "Records checklist" an aligner order needs (scans unless PVS impressions)."""
-
-APPROACH = {
-    "ap_relationship": {"right": "maintain", "left": "improve"},
-    "overjet": "maintain",
-    "overbite": "improve",
-    "midline": "maintain",
-    "crossbite": {"anterior": "maintain", "posterior": "correct"},
-    "crowding": {"upper": ["expand"]},
-    "spacing": "close",
-    "extractions": [14, 24],
-    "teeth_not_to_move": [36],
-}
-"""The treatment approach a doctor types; dentition, IPR and attachments come from the doctor's preferences."""
-
-PREFERRED_APPROACH = {"dentition": "permanent", "ipr_allowed": True, "attachments_allowed": True}
-"""What the gateway fills into a new aligner order of a doctor who kept the default clinical preferences."""
-
-
-def complete_aligner(**overrides: Any) -> dict[str, Any]:
-    """An aligner order ready to submit once the gateway has filled in the doctor's defaults (practice, wear
-    schedule, duration, dentition, IPR, attachments): a new patient typed in, PVS impressions."""
-    return {
-        "kind": "aligner",
-        "patient": {**PATIENT, "first_name": "Noé"},
-        "general": {"arches": "both", "chief_concern": "lower crowding"},
-        "records": {"scans": "pvs_impressions"},
-        "treatment_approach": dict(APPROACH),
-        "terms_accepted": True,
-        **overrides,
-    }
 
 
 def problem_fields(answer: httpx.Response) -> list[str]:
@@ -102,7 +72,7 @@ async def first_practice_id(client: httpx.AsyncClient) -> str:
 @pytest.fixture
 async def portal(tmp_path: Path, vhost_url: str, database_url: str) -> AsyncIterator[Portal]:
     """The gateway with the orders service behind it, on each kind of database in turn."""
-    async with gateway_with_orders(tmp_path, vhost_url, database_url) as running:
+    async with running_portal(tmp_path, vhost_url, database_url, ("orders",)) as running:
         yield running
 
 

@@ -54,8 +54,12 @@ def _doctor(doctor_id: str) -> Actor:
 
 
 async def _case_for(session: AsyncSession, envelope: Envelope, case_id: str, doctor_id: str) -> Case:
-    """The case ``case_id``, opened now if this event is the first to speak of it."""
-    case = await session.get(Case, case_id)
+    """The case ``case_id``, locked until the transaction ends (``FOR UPDATE`` on PostgreSQL; SQLite's consumer
+    transactions already hold its write lock from their inbox insert), or opened now if this event is the first to
+    speak of it. The lock makes two events about one case decide one after the other: each sees the facts the
+    other wrote (an intake decided from the order on one queue and the records on another would otherwise miss
+    both)."""
+    case = await session.get(Case, case_id, with_for_update=True, populate_existing=True)
     if case is None:
         case = open_case(session, case_id, doctor_id, envelope.occurred_at, _doctor(doctor_id), envelope.id)
         await _refresh_main_photo(session, case)
@@ -170,7 +174,7 @@ async def patient_updated(session: AsyncSession, envelope: Envelope, payload: Pa
             },
         )
     )
-    cases = await session.execute(select(Case).where(Case.patient_id == payload.patient_id))
+    cases = await session.execute(select(Case).where(Case.patient_id == payload.patient_id).with_for_update())
     for case in cases.scalars():
         set_patient(case, None, payload.first_name, payload.last_name)
 
@@ -299,7 +303,7 @@ async def document_deleted(session: AsyncSession, envelope: Envelope, payload: D
         document_id=payload.document_id, case_id=payload.case_id, slot=payload.slot, deleted=True
     )
     await session.execute(statement.on_conflict_do_update(index_elements=["document_id"], set_={"deleted": True}))
-    case = await session.get(Case, payload.case_id)
+    case = await session.get(Case, payload.case_id, with_for_update=True)
     if case is not None:
         await _refresh_main_photo(session, case)
 

@@ -126,26 +126,6 @@ async def _by_api_key(db: AsyncSession, key: str, request: Request) -> Caller:
 CurrentCaller = Annotated[Caller, Depends(authenticate)]
 
 
-async def with_collaborations(caller: CurrentCaller, db: Database) -> Caller:
-    """The caller with the collaborations of their account: every other doctor's invitation sent to the account's
-    e-mail (a doctor account acts as collaborator on the cases those doctors share with that invitation). The
-    cases service checks them against each case; removing the invitation ends the access at the next request."""
-    if caller.account.role != "doctor":
-        return caller
-    invitations = await db.execute(
-        select(Collaborator).where(
-            Collaborator.email == caller.account.email.lower(), Collaborator.doctor_id != caller.account.id
-        )
-    )
-    collaborations = tuple(
-        Collaboration(row.id, row.doctor_id, tuple(row.permissions)) for row in invitations.scalars()
-    )
-    return dataclasses.replace(caller, collaborations=collaborations)
-
-
-CaseCaller = Annotated[Caller, Depends(with_collaborations)]
-
-
 def require_role(*roles: str) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency admitting only callers whose account role is one of ``roles`` (403 otherwise)."""
 
@@ -170,3 +150,36 @@ Doctor = Annotated[Caller, Depends(require_role("doctor"))]
 Admin = Annotated[Caller, Depends(require_role("admin"))]
 Staff = Annotated[Caller, Depends(require_role("staff", "admin"))]
 SignedIn = Annotated[Caller, Depends(require_session)]
+
+
+async def with_collaborations(caller: Caller, db: AsyncSession) -> Caller:
+    """The caller with the collaborations of their account: every other doctor's invitation sent to the account's
+    e-mail (a doctor account acts as collaborator on the cases those doctors share with that invitation). The
+    cases service checks them against each case; removing the invitation ends the access at the next request."""
+    if caller.account.role != "doctor":
+        return caller
+    invitations = await db.execute(
+        select(Collaborator).where(
+            Collaborator.email == caller.account.email.lower(), Collaborator.doctor_id != caller.account.id
+        )
+    )
+    collaborations = tuple(
+        Collaboration(row.id, row.doctor_id, tuple(row.permissions)) for row in invitations.scalars()
+    )
+    return dataclasses.replace(caller, collaborations=collaborations)
+
+
+def case_role(*roles: str) -> Callable[[Request, Caller, AsyncSession], Awaitable[Caller]]:
+    """A dependency admitting ``roles`` (as :func:`require_role`) and giving the caller its collaborations, for the
+    routes relayed to the cases service."""
+    admit = require_role(*roles)
+
+    async def check(request: Request, caller: CurrentCaller, db: Database) -> Caller:
+        return await with_collaborations(await admit(request, caller), db)
+
+    return check
+
+
+CaseDoctor = Annotated[Caller, Depends(case_role("doctor"))]
+CaseActor = Annotated[Caller, Depends(case_role("doctor", "staff", "admin"))]
+"""A doctor (with collaborations) or the lab: for the moves both may make (hold, resume, cancel)."""

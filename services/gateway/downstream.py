@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from services.gateway.auth import Caller
 from shared.http import FINGERPRINT_HEADER, request_fingerprint
-from shared.internal_token import mint_internal_token
+from shared.internal_token import Principal, mint_internal_token
 from shared.service import Runtime
 from shared.settings import PortalSettings
 from shared.telemetry import correlation_id
@@ -51,9 +51,9 @@ class Downstream:
         for client in self.clients.values():
             await client.aclose()
 
-    def headers(self, caller: Caller) -> dict[str, str]:
-        """What every call carries: the caller's internal token and the correlation id."""
-        token = mint_internal_token(self.settings, caller.principal)
+    def headers(self, principal: Principal) -> dict[str, str]:
+        """What every call carries: the internal token of who it acts for, and the correlation id."""
+        token = mint_internal_token(self.settings, principal)
         return {"Authorization": f"Bearer {token}", "X-Correlation-ID": correlation_id.get() or ""}
 
     async def call(
@@ -61,16 +61,17 @@ class Downstream:
         service: str,
         method: str,
         path: str,
-        caller: Caller,
+        principal: Principal,
         *,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """One request to ``service`` on behalf of ``caller``; raises 503 when the service cannot be reached."""
+        """One request to ``service`` on behalf of ``principal`` (a caller's, see
+        :attr:`~services.gateway.auth.Caller.principal`); raises 503 when the service cannot be reached."""
         try:
             return await self.clients[service].request(
-                method, path, params=params, json=json, headers={**(headers or {}), **self.headers(caller)}
+                method, path, params=params, json=json, headers={**(headers or {}), **self.headers(principal)}
             )
         except httpx.TransportError as exc:
             raise HTTPException(
@@ -117,7 +118,7 @@ async def send(
         service,
         request.method,
         path,
-        caller,
+        caller.principal,
         params=list(request.query_params.multi_items()),
         json=finite(body),
         headers=extra,

@@ -2,37 +2,39 @@
 
 A doctor sees their own cases and the cases another doctor shared with them (the caller's token lists the
 collaborations; the case lists its collaborators); staff and admins see every case. Anything else is 404, as if it
-did not exist; the 404 of a case that exists carries the owner's id in :data:`OWNER_HEADER` for the gateway's audit
-log only (the gateway never passes that header on). What a viewer may do follows from its relation to the case.
+did not exist. Every answer about an existing case, a refusal included, carries the case and its owner in
+:data:`~shared.http.CASE_ID_HEADER` and :data:`~shared.http.CASE_OWNER_HEADER` (:class:`CaseRoute`), for the
+gateway's audit log only. What a viewer may do follows from its relation to the case.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.lifecycle import STAFF_ROLES, Actor
 from services.cases.models import Case, CaseCollaborator
-from shared.http import current_principal
+from shared.http import CASE_ID_HEADER, CASE_OWNER_HEADER, current_principal, http_problem
 from shared.internal_token import Collaboration, Principal
-from shared.problems import not_found
+from shared.problems import ProblemRoute, not_found
 from shared.service import db_session
-
-OWNER_HEADER = "X-Case-Owner"
-"""On a 404 for a case that exists but is not the caller's: the doctor who owns it (for the audit log)."""
 
 Database = Annotated[AsyncSession, Depends(db_session)]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Viewer:
-    """The caller of a request: its principal, seen as ``staff``, ``doctor`` or ``patient``."""
+    """The caller of a request: its principal, and the case it asked about with its owner (set by
+    :func:`find_case`)."""
 
     principal: Principal
+    case_id: str | None = None
+    case_owner: str | None = None
 
     @property
     def is_staff(self) -> bool:
@@ -76,7 +78,8 @@ def viewer(request: Request) -> Viewer:
     principal = current_principal(request)
     if principal.role == "patient":
         raise HTTPException(403, "this token may only read a patient link")
-    return Viewer(principal)
+    request.state.viewer = Viewer(principal)
+    return request.state.viewer
 
 
 def staff(request: Request) -> Viewer:
@@ -121,12 +124,15 @@ class Access:
 _WHO = {"owner": "the treating doctor", "collaborator": "a collaborator", "staff": "the lab's staff"}
 
 
-async def find_case(session: AsyncSession, case_id: str, viewer: Viewer) -> Access:
+async def find_case(session: AsyncSession, case_id: str, viewer: Viewer, *, lock: bool = False) -> Access:
     """The case ``case_id`` with the caller's relation to it; 404 when it does not exist or the caller may not see
-    it (with :data:`OWNER_HEADER` when it exists)."""
-    case = await session.get(Case, case_id)
+    it. With ``lock`` (every change) the row stays locked until the transaction ends (``FOR UPDATE`` on PostgreSQL,
+    as the consumers do), so a change and an event about one case decide one after the other; on SQLite, where
+    writers take turns, the case's version catches a change made since the read."""
+    case = await session.get(Case, case_id, with_for_update=lock)
     if case is None:
         raise not_found("case")
+    viewer.case_id, viewer.case_owner = case.id, case.doctor_id
     if viewer.is_staff:
         return Access(case, "staff")
     if viewer.doctor_id is not None and case.doctor_id == viewer.doctor_id:
@@ -136,4 +142,26 @@ async def find_case(session: AsyncSession, case_id: str, viewer: Viewer) -> Acce
             shared = await session.get(CaseCollaborator, (case.id, collaboration.collaborator_id))
             if shared is not None:
                 return Access(case, "collaborator", collaboration)
-    raise not_found("case", headers={OWNER_HEADER: case.doctor_id})
+    raise not_found("case")
+
+
+class CaseRoute(ProblemRoute):
+    """A route answering :class:`~shared.problems.ProblemError` and ``HTTPException`` as problem details, whose
+    answer about an existing case carries :data:`~shared.http.CASE_ID_HEADER` and
+    :data:`~shared.http.CASE_OWNER_HEADER`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except HTTPException as exc:  # a refusal (403) about an existing case names its owner too
+                response = http_problem(exc)
+            seen = getattr(request.state, "viewer", None)
+            if seen is not None and seen.case_id is not None:
+                response.headers[CASE_ID_HEADER] = seen.case_id
+                response.headers[CASE_OWNER_HEADER] = seen.case_owner
+            return response
+
+        return handle

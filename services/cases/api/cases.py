@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from services.cases.api.access import Caller, Database, StaffCaller, Viewer, find_case
+from services.cases.api.access import Caller, CaseRoute, Database, StaffCaller, Viewer, find_case
 from services.cases.api.pages import case_answer, case_page
 from services.cases.lifecycle import clear_records_problem, move
 from services.cases.listing import SORT_KEYS, ListQuery, list_cases
@@ -18,9 +18,8 @@ from services.cases.statuses import BEFORE_HOLD, BUCKETS, Action
 from services.cases.views import case_item
 from shared.db import utcnow
 from shared.events.cases import CasePackage, CaseStatus, CollaboratorStatus
-from shared.problems import ProblemRoute
 
-router = APIRouter(route_class=ProblemRoute)
+router = APIRouter(route_class=CaseRoute)
 MAX_PAGE = 1_000_000
 
 
@@ -98,7 +97,7 @@ async def staff_read_case(case_id: str, viewer: StaffCaller, session: Database) 
 async def hold(case_id: str, body: ReasonIn, viewer: Caller, session: Database) -> JSONResponse:
     """Put a case in production or shipped on hold, with a reason → 200 the case; by its doctor or the lab. 409
     from any other status."""
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     access.require("owner", "staff")
     move(session, access.case, Action.HOLD, "on_hold", access.actor(viewer), "Case put on hold", reason=body.reason)
     await session.commit()
@@ -108,7 +107,7 @@ async def hold(case_id: str, body: ReasonIn, viewer: Caller, session: Database) 
 @router.post("/cases/{case_id}/resume")
 async def resume(case_id: str, viewer: Caller, session: Database, body: ResumeIn | None = None) -> JSONResponse:
     """Resume a case on hold: back to the status it had before → 200 the case; by its doctor or the lab."""
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     access.require("owner", "staff")
     reason = body.reason if body else None
     move(session, access.case, Action.RESUME, BEFORE_HOLD, access.actor(viewer), "Case resumed", reason=reason)
@@ -120,7 +119,7 @@ async def resume(case_id: str, viewer: Caller, session: Database, body: ResumeIn
 async def cancel(case_id: str, body: ReasonIn, viewer: Caller, session: Database) -> JSONResponse:
     """Cancel a case before production, with a reason → 200 the case; by its doctor (before approval) or the lab
     (before production). 409 once in production."""
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     access.require("owner", "staff")
     move(session, access.case, Action.CANCEL, "cancelled", access.actor(viewer), "Case cancelled", reason=body.reason)
     await session.commit()
@@ -131,7 +130,7 @@ async def cancel(case_id: str, body: ReasonIn, viewer: Caller, session: Database
 async def answer_records_problem(case_id: str, body: AnswerIn, viewer: Caller, session: Database) -> JSONResponse:
     """The doctor answers the lab's records problem (a question, or records sent another way) → 200 the case, back to
     ``setup_in_progress``. 409 unless the case has a records problem."""
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     access.require("owner")
     case = access.case
     move(

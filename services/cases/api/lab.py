@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.api.access import Database, StaffCaller, find_case
+from services.cases.api.access import CaseRoute, Database, StaffCaller, find_case
 from services.cases.api.pages import case_answer, latest_setup, phases_of
 from services.cases.expiry import expiry_of
 from services.cases.intake import intake_target, records_result
@@ -26,9 +26,9 @@ from services.cases.views import phase_body
 from shared.db import utcnow
 from shared.events.cases import PhaseDelivered, PhaseShipped
 from shared.idempotency import fingerprint, key_of, run_idempotent
-from shared.problems import ProblemError, ProblemRoute, invalid, not_found
+from shared.problems import ProblemError, invalid, not_found
 
-router = APIRouter(route_class=ProblemRoute)
+router = APIRouter(route_class=CaseRoute)
 Number = Annotated[int, Path(ge=1, le=1000)]
 
 
@@ -38,7 +38,7 @@ async def raise_records_problem(
 ) -> JSONResponse:
     """Quality control rejects the records with a reason (and the slots to send again) → 200 the case,
     ``submission_problem``; 409 unless the setup is in progress."""
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     case = access.case
     slots = list(dict.fromkeys(body.slots))
     summary = "Problem with the records" + (": " + ", ".join(slots) if slots else "")
@@ -61,7 +61,7 @@ async def raise_records_problem(
 async def impressions_received(case_id: str, viewer: StaffCaller, session: Database) -> JSONResponse:
     """The PVS impressions box arrived → 200 the case: ``setup_in_progress``, or still ``awaiting_records`` while a
     required photo is missing. 409 for a case without PVS impressions, or whose box already arrived."""
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     case = access.case
     if case.status == "awaiting_records" and (not case.intake_pvs or case.impressions_received_at is not None):
         why = (
@@ -102,7 +102,7 @@ async def start_phase(
         raise invalid([{"field": "steps_to", "message": "must not be below steps_from"}])
 
     async def work(db: AsyncSession) -> tuple[int, Any]:
-        access = await find_case(db, case_id, viewer)
+        access = await find_case(db, case_id, viewer, lock=True)
         case = access.case
         check(case.status, Action.START_PHASE, "in_production", "staff")
         phases = await phases_of(db, case)
@@ -147,7 +147,7 @@ async def ship_phase(
     """Phase ``number`` left the lab with ``carrier`` and ``tracking_number`` → 200 the case, ``shipped``. Phase 1's
     shipment sets the expiry date (the package's months later; none for FLEX). 409 when already shipped or the case
     is not in production."""
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     check(access.case.status, Action.SHIP_PHASE, "shipped", "staff")
     case, phase = access.case, await _phase(session, case_id, number)
     if phase.shipped_at is not None:
@@ -194,7 +194,7 @@ async def deliver_phase(
     """Phase ``number`` reached the practice → 200 the case; with ``final`` it was the last phase:
     ``last_phase_delivered`` (the case must be ``shipped``). 409 when the phase has not shipped or was delivered."""
     final = bool(body and body.final)
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     target = "last_phase_delivered" if final else access.case.status
     check(access.case.status, Action.DELIVER_PHASE, target, "staff")
     case, phase = access.case, await _phase(session, case_id, number)

@@ -12,15 +12,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.api.access import Caller, Database, Viewer, find_case
+from services.cases.api.access import Caller, CaseRoute, Database, Viewer, find_case
 from services.cases.api.pages import case_answer
 from services.cases.models import Label, new_id
 from services.cases.schemas import CommentIn, LabelAssign, LabelEdit
 from services.cases.views import label_body
 from shared.db import upsert
-from shared.problems import ProblemRoute, invalid
+from shared.problems import invalid
 
-router = APIRouter(route_class=ProblemRoute)
+router = APIRouter(route_class=CaseRoute)
 
 PALETTE: tuple[tuple[str, str], ...] = (
     ("#E53935", "Red"),
@@ -91,7 +91,7 @@ async def rename_labels(body: list[LabelEdit], viewer: Caller, session: Database
 async def set_label(case_id: str, body: LabelAssign, viewer: Caller, session: Database) -> JSONResponse:
     """Give the case one of the doctor's labels (replacing the one it had) → 200 the case; 422 when the label is not
     one of the doctor's."""
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     access.require("owner")
     if body.label_id not in {label.id for label in await palette(session, access.case.doctor_id)}:
         raise invalid([{"field": "label_id", "message": "not one of your labels"}])
@@ -103,7 +103,7 @@ async def set_label(case_id: str, body: LabelAssign, viewer: Caller, session: Da
 @router.delete("/cases/{case_id}/label", status_code=204)
 async def remove_label(case_id: str, viewer: Caller, session: Database) -> Response:
     """Take the label off the case → 204."""
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     access.require("owner")
     access.case.label_id = None
     await session.commit()
@@ -113,7 +113,7 @@ async def remove_label(case_id: str, viewer: Caller, session: Database) -> Respo
 @router.put("/cases/{case_id}/comment")
 async def set_comment(case_id: str, body: CommentIn, viewer: Caller, session: Database) -> JSONResponse:
     """The doctor's comment on the case (2,000 characters at most; an empty text removes it) → 200 the case."""
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     access.require("owner")
     access.case.comment = body.text or None
     await session.commit()

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.api.access import Caller, Database, find_case
+from services.cases.api.access import Caller, CaseRoute, Database, Viewer, find_case
 from services.cases.api.pages import active_link, latest_setup
 from services.cases.models import Case, Doctor, PatientLink, PatientLinkFailure
 from services.cases.schemas import PatientLinkIn
@@ -30,9 +30,9 @@ from shared.credentials import digest, hash_password, new_token, verify_password
 from shared.db import utcnow
 from shared.http import current_principal
 from shared.idempotency import fingerprint, key_of, run_idempotent
-from shared.problems import ProblemError, ProblemRoute, not_found
+from shared.problems import ProblemError, not_found
 
-router = APIRouter(route_class=ProblemRoute)
+router = APIRouter(route_class=CaseRoute)
 CLIENT_ADDRESS_HEADER = "X-Client-Address"
 PASSWORD_HEADER = "X-Link-Password"
 
@@ -61,7 +61,7 @@ async def create_link(
     password_hash = await asyncio.to_thread(hash_password, body.password) if body.password else None
 
     async def work(db: AsyncSession) -> tuple[int, object]:
-        access = await find_case(db, case_id, viewer)
+        access = await find_case(db, case_id, viewer, lock=True)
         access.require("owner")
         if await latest_setup(db, access.case) is None:
             raise ProblemError(
@@ -114,7 +114,7 @@ async def read_link(case_id: str, viewer: Caller, session: Database) -> JSONResp
 @router.delete("/cases/{case_id}/patient-link", status_code=204)
 async def revoke_link(case_id: str, viewer: Caller, session: Database) -> Response:
     """Revoke the case's active link → 204; 404 when it has none."""
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     access.require("owner")
     link = await active_link(session, access.case)
     if link is None:
@@ -175,6 +175,9 @@ async def view_link(
     now = utcnow()
     if link is None or link.revoked_at is not None or link.expires_at <= now:
         raise not_found("patient link")
+    case = await session.get(Case, link.case_id)
+    assert case is not None
+    request.state.viewer = Viewer(current_principal(request), case_id=case.id, case_owner=case.doctor_id)
     await _throttled(session, settings, link, client_address)
     if link.password_hash is not None:
         right = password is not None and await asyncio.to_thread(verify_password, link.password_hash, password)
@@ -186,8 +189,6 @@ async def view_link(
             raise ProblemError(
                 401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Link-Password realm="patient link"'}
             )
-    case = await session.get(Case, link.case_id)
-    assert case is not None
     setup = await latest_setup(session, case)
     doctor = await session.get(Doctor, case.doctor_id)
     viewed = {"views": PatientLink.views + 1, "last_viewed_at": now}

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.api.access import Access, Caller, Database, StaffCaller, Viewer, find_case
+from services.cases.api.access import Access, Caller, CaseRoute, Database, StaffCaller, Viewer, find_case
 from services.cases.api.pages import case_answer, latest_setup, phases_of
 from services.cases.expiry import expiry_of
 from services.cases.lifecycle import identity, move, publish, record
@@ -27,9 +27,9 @@ from services.cases.views import setup_body
 from shared.db import utcnow
 from shared.events.cases import CollaboratorStatusChanged, SetupApproved, SetupPublished, SetupRejected
 from shared.idempotency import fingerprint, key_of, run_idempotent
-from shared.problems import ProblemError, ProblemRoute, invalid, not_found
+from shared.problems import ProblemError, invalid, not_found
 
-router = APIRouter(route_class=ProblemRoute)
+router = APIRouter(route_class=CaseRoute)
 Version = Annotated[int, Path(ge=1, le=1000)]
 
 
@@ -91,7 +91,7 @@ async def publish_setup(
         raise invalid([{"field": "steps_upper", "message": "a setup has aligner steps on at least one arch"}])
 
     async def work(db: AsyncSession) -> tuple[int, Any]:
-        access = await find_case(db, case_id, viewer)
+        access = await find_case(db, case_id, viewer, lock=True)
         case, now = access.case, utcnow()
         latest = await latest_setup(db, case)
         version = (latest.version if latest else 0) + 1
@@ -172,7 +172,7 @@ async def approve_setup(
 ) -> JSONResponse:
     """The treating doctor approves the pending setup and chooses the case package → 200 the case, now
     ``in_production``. 403 for a collaborator or the lab; 409 when this version is not the pending one."""
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     access.require("owner")
     setup = await _pending(session, access, version, Action.APPROVE_SETUP)
     case, now = access.case, utcnow()
@@ -210,7 +210,7 @@ async def reject_setup(
     """Reject the pending setup with a reason → 200 the case. By the treating doctor: the lab makes a new version
     (``setup_in_progress``). By a collaborator allowed to evaluate setups: the collaborator status goes back to
     ``setup_pending`` and the case's status stays."""
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     access.require("owner", "collaborator", permission="evaluate_setups")
     setup = await _pending(session, access, version, Action.REJECT_SETUP)
     case, actor = access.case, access.actor(viewer)
@@ -291,7 +291,7 @@ def _evaluation(
 async def _collaborator_action(
     case_id: str, version: int, viewer: Viewer, session: AsyncSession, action: str
 ) -> JSONResponse:
-    access = await find_case(session, case_id, viewer)
+    access = await find_case(session, case_id, viewer, lock=True)
     access.require("collaborator", permission="evaluate_setups")
     if access.case.status != "setup_approval_pending":
         detail = f"no setup awaits evaluation while the case is {access.case.status}"

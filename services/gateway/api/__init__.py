@@ -8,13 +8,30 @@ from services.gateway.api import (
     api_keys,
     audit_log,
     auth,
+    cases,
     collaborators,
     orders,
+    patient_links,
     phones,
     practices,
     preferences,
+    staff,
 )
 
 router = APIRouter(prefix="/api/v1")
-for area in (auth, account, practices, phones, preferences, api_keys, collaborators, audit_log, admin, orders):
+for area in (
+    auth,
+    account,
+    practices,
+    phones,
+    preferences,
+    api_keys,
+    collaborators,
+    audit_log,
+    admin,
+    orders,
+    cases,
+    patient_links,
+    staff,
+):
     router.include_router(area.router)

@@ -149,7 +149,8 @@ async def delete_order(order_id: str, request: Request, caller: CurrentCaller) -
 async def submit_order(order_id: str, request: Request, caller: CurrentCaller, db: Database) -> Response:
     """Validate the whole order (422 listing every problem) and submit it → 202 ``{order, case_id, case_status}``;
     422 when its ship-to practice or a collaborator was deleted since the draft named it."""
-    draft = await downstream(request).call("orders", "GET", service_path("/v1/orders/{}", order_id), caller)
+    path = service_path("/v1/orders/{}", order_id)
+    draft = await downstream(request).call("orders", "GET", path, caller.principal)
     if draft.status_code == 200 and draft.json().get("status") == "draft":
         await check_references(db, caller, draft.json())
     return await forward(request, caller, "orders", service_path("/v1/orders/{}/submit", order_id))

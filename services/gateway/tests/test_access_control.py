@@ -14,7 +14,6 @@ import importlib.util
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,16 +28,11 @@ from services.gateway.downstream import INTERNAL_SERVICES
 from services.gateway.tests.conftest import (
     Gateway,
     gateway_database,
-    gateway_settings,
     registration,
-    running_gateway,
     sign_up,
 )
-from shared.db import is_sqlite
 from shared.http import OPERATIONS_PATHS
-from tests.harness.databases import create_postgres_database, drop_postgres_database, sqlite_url
-from tests.harness.fixtures import migrate
-from tests.harness.servers import serve
+from tests.harness.system import running_portal
 
 API = "/api/v1"
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -76,14 +70,15 @@ missing here gets a random id."""
 GATEWAY_OBJECTS = frozenset({"practices", "phones", "api-keys", "collaborators"})
 """Objects the gateway itself keeps: a refused attempt on one must be in the owner's audit log."""
 
-PUBLIC_PATHS = frozenset({f"{API}/auth/register", f"{API}/auth/login"})
+PUBLIC_PATHS = frozenset({f"{API}/auth/register", f"{API}/auth/login", f"{API}/patient-links/{{token}}"})
 """Routes anyone may call without credentials (the operations routes are public too)."""
 
 ROLE_PREFIXES = (f"{API}/admin", f"{API}/staff")
 """Routes for staff and admins only: a doctor gets 403 from every one."""
 
-VOLATILE_READS = frozenset({f"{API}/account/audit-log"})
-"""Reads of A's whose answer legitimately changes during the walk (B's refused attempts are audited)."""
+VOLATILE_READS = frozenset({f"{API}/account/audit-log", f"{API}/dashboard"})
+"""Reads of A's whose answer legitimately changes during the walk (B's refused attempts are audited; the insights
+run until now)."""
 
 PATTERN_SAMPLES = (
     "FR",
@@ -242,25 +237,9 @@ class Walker:
 @pytest.fixture
 async def portal(tmp_path: Path, vhost_url: str, database_url: str) -> AsyncIterator[Gateway]:
     """The gateway with every internal service it relays to, each on its own database of the same kind."""
-    services = [name for name in INTERNAL_SERVICES if importlib.util.find_spec(f"services.{name}.app") is not None]
-    databases: dict[str, str] = {}
-    try:
-        for name in services:
-            url = sqlite_url(tmp_path, name) if is_sqlite(database_url) else await create_postgres_database()
-            databases[f"{name}_database_url"] = url
-        settings = gateway_settings(tmp_path, vhost_url, database_url, **databases)
-        async with AsyncExitStack() as stack:
-            urls = {}
-            for name in services:
-                await migrate(name, settings)
-                app = importlib.import_module(f"services.{name}.app").create_app(settings)
-                urls[f"{name}_url"] = await stack.enter_async_context(serve(app))
-            settings = settings.model_copy(update=urls)
-            yield await stack.enter_async_context(running_gateway(settings))
-    finally:
-        for url in databases.values():
-            if not is_sqlite(url):
-                await drop_postgres_database(url)
+    services = tuple(name for name in INTERNAL_SERVICES if importlib.util.find_spec(f"services.{name}.app") is not None)
+    async with running_portal(tmp_path, vhost_url, database_url, services) as running:
+        yield running.gateway
 
 
 async def openapi(gateway: Gateway) -> dict[str, Any]:

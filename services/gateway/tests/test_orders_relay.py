@@ -8,13 +8,13 @@ from pathlib import Path
 from services.gateway.tests.conftest import gateway_settings, list_items, running_gateway, sign_up
 from tests.harness.databases import sqlite_url
 from tests.harness.rabbit import free_port
-from tests.harness.system import gateway_with_orders
+from tests.harness.system import running_portal
 
 
 async def test_orders_through_the_gateway_get_the_doctors_defaults(
     tmp_path: Path, vhost_url: str, database_url: str
 ) -> None:
-    async with gateway_with_orders(tmp_path, vhost_url, database_url) as portal:
+    async with running_portal(tmp_path, vhost_url, database_url, ("orders",)) as portal:
         gateway = portal.gateway
         _, token = await sign_up(gateway)
         async with gateway.client(token) as client:
@@ -64,7 +64,7 @@ async def test_orders_service_down_gives_503_with_retry_after(tmp_path: Path, vh
 async def test_relay_keeps_ids_in_their_path_segment_and_refuses_non_finite_numbers(
     tmp_path: Path, vhost_url: str
 ) -> None:
-    async with gateway_with_orders(tmp_path, vhost_url, sqlite_url(tmp_path, "gateway")) as portal:
+    async with running_portal(tmp_path, vhost_url, sqlite_url(tmp_path, "gateway"), ("orders",)) as portal:
         gateway = portal.gateway
         _, token = await sign_up(gateway)
         async with gateway.client(token) as client:
@@ -84,7 +84,7 @@ async def test_relay_keeps_ids_in_their_path_segment_and_refuses_non_finite_numb
 
 
 async def test_a_draft_whose_practice_was_deleted_is_not_submitted(tmp_path: Path, vhost_url: str) -> None:
-    async with gateway_with_orders(tmp_path, vhost_url, sqlite_url(tmp_path, "gateway")) as portal:
+    async with running_portal(tmp_path, vhost_url, sqlite_url(tmp_path, "gateway"), ("orders",)) as portal:
         gateway = portal.gateway
         _, token = await sign_up(gateway)
         async with gateway.client(token) as client:

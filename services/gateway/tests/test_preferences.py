@@ -152,3 +152,16 @@ async def test_preferences_and_switches_are_for_doctors_only(gateway: Gateway) -
             await staff.put("/account/preferences", json=PREFERENCES),
         ]
     assert [answer.status_code for answer in answers] == [403] * 4
+
+
+async def test_the_time_zone_is_checked_kept_and_published(gateway: Gateway, doctor_updated: AbstractQueue) -> None:
+    account, token = await sign_up(gateway)
+    assert account["time_zone"] == "UTC"
+    async with gateway.client(token) as client:
+        for wrong in ("Mars/Olympus_Mons", "../../etc/passwd", "", 2):
+            assert fields(await client.patch("/account", json={"time_zone": wrong})) == ["time_zone"], wrong
+        changed = await client.patch("/account", json={"time_zone": "Europe/Paris"})
+        assert changed.status_code == 200 and changed.json()["time_zone"] == "Europe/Paris", changed.text
+        assert (await client.get("/account")).json()["time_zone"] == "Europe/Paris"
+    envelope = await next_envelope(doctor_updated)
+    assert (envelope["subject"], envelope["payload"]["time_zone"]) == (account["id"], "Europe/Paris")
