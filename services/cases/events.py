@@ -174,7 +174,8 @@ async def patient_updated(session: AsyncSession, envelope: Envelope, payload: Pa
             },
         )
     )
-    cases = await session.execute(select(Case).where(Case.patient_id == payload.patient_id).with_for_update())
+    mine = select(Case).where(Case.patient_id == payload.patient_id).order_by(Case.id).with_for_update()
+    cases = await session.execute(mine)  # locked in one order: two renamings of one patient cannot deadlock
     for case in cases.scalars():
         set_patient(case, None, payload.first_name, payload.last_name)
 

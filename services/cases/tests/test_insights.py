@@ -11,7 +11,9 @@ from services.cases.insights import Window, change, metrics
 from services.cases.models import HistoryEntry
 from services.cases.tests.conftest import Cases, ok
 from services.cases.tests.test_listing_api import seeded
+from shared.events.doctors import DoctorRegistered, DoctorUpdated
 from shared.internal_token import Collaboration
+from tests.harness.events import envelope_of
 
 
 def on(month: int, day: int, hour: int = 10) -> datetime:
@@ -134,3 +136,25 @@ async def test_the_dashboard_counts_what_the_list_shows_and_sums_all_time(cases:
         assert set(month["insights"]["change"]) == set(month["insights"]["metrics"])
         assert (await client.get("/dashboard", params={"period": "week"})).status_code == 422
         assert (await lab.get("/dashboard")).status_code == 403
+
+
+async def test_periods_are_counted_in_the_doctors_time_zone(cases: Cases) -> None:
+    doctor = str(uuid.uuid4())
+    profile = {
+        "doctor_id": doctor,
+        "email": "d@example.org",
+        "first_name": "Zoë",
+        "last_name": "Lefèvre",
+        "language": "fr",
+    }
+    registered = DoctorRegistered(**profile, practice_name="Cabinet", time_zone="Pacific/Kiritimati")
+    moved = DoctorUpdated(**profile, time_zone="Europe/Paris")
+    await cases.apply(envelope_of(registered, source="gateway", subject=doctor, version=1))
+    async with cases.doctor(doctor) as client:
+        insights = (await ok(await client.get("/dashboard", params={"period": "ytd"})))["insights"]
+        assert insights["time_zone"] == "Pacific/Kiritimati"  # UTC+14: its 1 January starts the day before in UTC
+        assert insights["start"].endswith("-12-31T10:00:00Z")
+        await cases.apply(envelope_of(moved, source="gateway", subject=doctor, version=2))
+        insights = (await ok(await client.get("/dashboard", params={"period": "ytd"})))["insights"]
+    assert insights["time_zone"] == "Europe/Paris" and insights["start"].endswith("-12-31T23:00:00Z")
+    assert insights["previous_start"].endswith("-12-31T23:00:00Z") and insights["previous"]["cases_submitted"] == 0

@@ -26,7 +26,8 @@ from services.cases.tests.conftest import (
 )
 from services.cases.views import rfc3339
 from shared.db import create_engine, is_sqlite
-from tests.harness.events import Tap, publish
+from shared.events.orders import PatientUpdated
+from tests.harness.events import Tap, envelope_of, publish
 
 MISSING = ["photo.face_frontal", "photo.face_smiling", "photo.face_profile"]
 
@@ -226,3 +227,36 @@ async def test_an_order_and_its_records_answer_decided_at_the_same_moment_still_
     finally:
         await engine.dispose()
     assert (await final_case(cases, order.doctor_id, order.case_id))["status"] == "setup_in_progress"
+
+
+async def test_a_renamed_patient_is_renamed_on_every_case_and_an_older_name_comes_too_late(cases: Cases) -> None:
+    first = new_order()
+    second = new_order(first.doctor_id, patient_id=first.patient_id)
+    for order in (first, second):
+        await cases.apply(draft_created(cases, order), submitted(cases, order))
+    renamed, older = (
+        envelope_of(
+            PatientUpdated(
+                patient_id=first.patient_id,
+                doctor_id=first.doctor_id,
+                first_name=name,
+                last_name="Núñez",
+                date_of_birth="2011-05-17",
+                sex="female",
+            ),
+            source="orders",
+            subject=first.patient_id,
+            version=version,
+        )
+        for name, version in (("Inès", 3), ("Ines-old", 2))
+    )
+    assert await cases.apply(renamed, older) == ["applied", "stale"]
+    for order in (first, second):
+        case = await final_case(cases, order.doctor_id, order.case_id)
+        assert case["patient"] == {"id": first.patient_id, "first_name": "Inès", "last_name": "Núñez"}
+    async with cases.doctor(first.doctor_id) as doctor:
+        found = await ok(await doctor.get("/cases", params={"q": "ines nunez"}))
+    assert {item["id"] for item in found["items"]} == {first.case_id, second.case_id}
+    late = new_order(first.doctor_id, patient_id=first.patient_id)  # submitted after the rename, with the old name
+    await cases.apply(draft_created(cases, late), submitted(cases, late))
+    assert (await final_case(cases, late.doctor_id, late.case_id))["patient"]["first_name"] == "Inès"
