@@ -68,11 +68,19 @@ UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 """PostgreSQL's SQLSTATEs for text it cannot store: an invalid byte sequence, a NUL character."""
 
 
-def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(part) for part in location]
-    if parts and parts[0] in ("body", "query", "path", "header"):
-        parts = parts[1:] if parts[0] == "body" else parts
-    return ".".join(parts)
+def _field_path(location: tuple[Any, ...] | list[Any], kind: str = "") -> str:
+    """The field an error's location names, as the API writes it: ``general.patient.date_of_birth``, list items by
+    index (``[0].name``, ``treatment_approach.extractions[1]``); the request body itself is ``body`` (a body that
+    is missing or not JSON)."""
+    parts = list(location)
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    if kind == "json_invalid" or not parts:
+        return "body"
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f"{'.' if path else ''}{part}"
+    return path
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -97,7 +105,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
         errors = [
-            {"field": _field_path(error["loc"]), "message": error["msg"].removeprefix("Value error, ")}
+            {
+                "field": _field_path(error["loc"], error.get("type", "")),
+                "message": error["msg"].removeprefix("Value error, "),
+            }
             for error in exc.errors()
         ]
         return problem(422, "Invalid input", f"{len(errors)} field(s) are missing or invalid", errors=errors)

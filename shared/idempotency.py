@@ -55,13 +55,21 @@ Work = Callable[[AsyncSession], Awaitable[tuple[int, Any]]]
 """The creation itself: runs inside the transaction and returns the response's status and JSON body."""
 
 
+KEY_RULE = f"must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"
+
+
+def valid_key(value: str) -> bool:
+    """Whether ``value`` may be an ``Idempotency-Key``: 1 to :data:`MAX_KEY_LENGTH` printable ASCII characters."""
+    return 1 <= len(value) <= MAX_KEY_LENGTH and all(33 <= ord(char) <= 126 for char in value)
+
+
 def key_of(request: Request) -> str | None:
-    """The request's ``Idempotency-Key`` (None when absent); 422 when it is empty, too long or not printable ASCII."""
+    """The request's ``Idempotency-Key`` (None when absent); 422 when it is not :func:`valid_key`."""
     value = request.headers.get(HEADER)
     if value is None:
         return None
-    if not 1 <= len(value) <= MAX_KEY_LENGTH or not all(33 <= ord(char) <= 126 for char in value):
-        raise invalid([{"field": HEADER, "message": f"must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"}])
+    if not valid_key(value):
+        raise invalid([{"field": HEADER, "message": KEY_RULE}])
     return value
 
 

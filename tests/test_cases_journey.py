@@ -85,6 +85,11 @@ async def test_the_lab_takes_a_doctors_case_to_its_last_phase_and_the_doctor_fol
         assert page["case"]["order_number"] == order["order_number"] and page["documents"] is None
         assert page["meta"] == {"partial": True, "degraded": ["documents"]} and page["action_required"] == []
         assert (await doctor.get("/staff/cases")).status_code == 403
+        for method in ("GET", "POST"):
+            odd = await doctor.request(method, "/orders", json={}, headers={"Idempotency-Key": "café".encode()})
+            assert odd.status_code == 422 and odd.json()["errors"][0]["field"] == "Idempotency-Key", odd.text
+        bare = await doctor.post(f"/cases/{case_id}/hold")
+        assert bare.status_code == 422 and bare.json()["errors"] == [{"field": "body", "message": "Field required"}]
         assert (
             await doctor.post(
                 f"/staff/cases/{case_id}/setups",
@@ -233,10 +238,16 @@ async def test_a_collaborator_evaluates_a_shared_case_but_only_the_doctor_approv
         await ok(await doctor.delete(f"/account/collaborators/{invited['id']}"), 204)
         assert (await colleague.get(f"/cases/{case_id}")).status_code == 404  # the invitation is gone: so is access
 
+        accented = await doctor.post(f"/cases/{case_id}/patient-link", json={"password": "sourire-été"})
+        assert accented.status_code == 422 and accented.json()["errors"][0]["field"] == "password"
         link = await ok(await doctor.post(f"/cases/{case_id}/patient-link", json={"password": "smile-2026"}), 201)
         assert link["url"] == f"http://127.0.0.1:8000/api/v1/patient-links/{link['token']}"  # PORTAL_PUBLIC_URL unset
         async with portal.gateway.client() as patient:
             assert (await patient.get(f"/patient-links/{link['token']}")).status_code == 401
+            raw = await patient.get(
+                f"/patient-links/{link['token']}", headers={"X-Link-Password": "sourire-été".encode()}
+            )
+            assert raw.status_code == 401  # bytes outside ASCII: a wrong password, not a failure
             page = await patient.get(f"/patient-links/{link['token']}", headers={"X-Link-Password": "smile-2026"})
             shown = await ok(page)
         assert shown == {

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import Case, Label
@@ -35,7 +35,9 @@ SORT_KEYS: tuple[str, ...] = tuple(key for name in SORT_COLUMNS for key in (name
 
 @dataclass(frozen=True)
 class ListQuery:
-    """What a request asks of the list: filters, sort key (``-`` prefix for descending), page."""
+    """What a request asks of the list: filters, sort key (``-`` prefix for descending), page. Labels are the
+    doctor's own: ``viewer_doctor_id`` is the doctor asking, whose labels alone are shown, sorted and filtered by
+    (a collaborator never sees the treating doctor's; the lab sees none)."""
 
     statuses: tuple[str, ...] = ()
     bucket: str | None = None
@@ -43,6 +45,7 @@ class ListQuery:
     package: str | None = None
     collaborator_status: str | None = None
     doctor_id: str | None = None
+    viewer_doctor_id: str | None = None
     q: str | None = None
     sort: str = "-created_at"
     page: int = 1
@@ -54,9 +57,10 @@ class ListQuery:
         found: list[ColumnElement[bool]] = list(self.extra)
         if self.statuses:
             found.append(Case.status.in_(self.statuses))  # type: ignore[attr-defined]
+        if self.label_id is not None:
+            found += [Case.label_id == self.label_id, Case.doctor_id == self.viewer_doctor_id]
         for column, value in (
             (Case.bucket, self.bucket),
-            (Case.label_id, self.label_id),
             (Case.package, self.package),
             (Case.collaborator_status, self.collaborator_status),
             (Case.doctor_id, self.doctor_id),
@@ -80,7 +84,8 @@ async def list_cases(session: AsyncSession, request: ListQuery) -> tuple[list[tu
     """The page of cases ``request`` asks for, each with its label, and how many cases match in all."""
     conditions = request.conditions()
     total = (await session.execute(select(func.count()).select_from(Case).where(*conditions))).scalar_one()
-    query = select(Case, Label).outerjoin(Label, Label.id == Case.label_id).where(*conditions)  # type: ignore[arg-type]
+    own_label = and_(Label.id == Case.label_id, Label.doctor_id == request.viewer_doctor_id)
+    query = select(Case, Label).outerjoin(Label, own_label).where(*conditions)
     page = request.ordered(query).offset((request.page - 1) * request.page_size).limit(request.page_size)
     rows = (await session.execute(page)).all()
     return [(case, label) for case, label in rows], total

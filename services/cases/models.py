@@ -111,10 +111,11 @@ class CaseCollaborator(Table, table=True):
 class Setup(Table, table=True):
     """Treatment setup ``version`` of a case: what the lab published and what the doctor decided.
 
-    ``state``: ``pending`` (awaiting the doctor), ``approved`` (with ``package``) or ``rejected`` (with
-    ``decision_reason``). ``document_id`` is the setup's viewer file in the documents service, when one was stored.
-    ``collaborator_verdict`` is what the collaborator of a shared case said of it: ``ready`` (for approval) or
-    ``rejected`` (with ``collaborator_reason``).
+    ``state``: ``pending`` (awaiting the doctor), ``approved`` (with ``package``), ``rejected`` (with
+    ``decision_reason``) or ``withdrawn`` (its case was cancelled while it awaited the doctor). ``document_id`` is
+    the setup's viewer file in the documents service, when one was stored. ``collaborator_verdict`` is what the
+    collaborator of a shared case said of it: ``ready`` (for approval) or ``rejected`` (with
+    ``collaborator_reason``).
     """
 
     __tablename__ = "setups"

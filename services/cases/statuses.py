@@ -133,27 +133,34 @@ def targets(status: str | None, action: Action, actor: str) -> set[str]:
     return {row.target for row in rows}
 
 
-def allowed_actions(status: str | None, actor: str | None = None) -> list[str]:
-    """The actions allowed from ``status`` (by ``actor`` when given), in the table's order."""
+EVENT_ACTIONS = frozenset({Action.OPEN, Action.COMPLETE_RECORDS, Action.EXPIRE})
+"""Actions that happen to a case (an order's draft, an upload completing the records, the expiry job) and that
+nobody asks for: never offered as an allowed action."""
+
+
+def allowed_actions(status: str | None, actor: str) -> list[str]:
+    """The actions ``actor`` (``doctor``, ``staff``, ``collaborator``) may ask for from ``status``, in the table's
+    order (none for a collaborator: a collaborator never moves a case's status)."""
     found: list[str] = []
     for row in TRANSITIONS:
-        if row.source == status and (actor is None or actor in row.actors) and row.action.value not in found:
-            found.append(row.action.value)
+        if row.source == status and actor in row.actors and row.action not in EVENT_ACTIONS:
+            if row.action.value not in found:
+                found.append(row.action.value)
     return found
 
 
 class TransitionRefused(ProblemError):
-    """409: ``action`` is not allowed from the case's current status (or not to the wanted status, or not for this
-    actor); the body names the current status and the actions allowed from it (API.md "Conventions")."""
+    """409: ``action`` is not allowed from the case's current status (or not to the wanted status); the body names
+    the current status and the actions ``actor`` may ask for instead (API.md "Conventions")."""
 
-    def __init__(self, status: str | None, action: Action, detail: str | None = None) -> None:
+    def __init__(self, status: str | None, action: Action, actor: str, detail: str | None = None) -> None:
         label = BY_CODE[status].label if status in BY_CODE else "not opened yet"
         super().__init__(
             409,
             "Conflict",
             detail or f"{action.value} is not allowed while the case is {status} ({label})",
             case_status=status,
-            allowed_actions=allowed_actions(status),
+            allowed_actions=allowed_actions(status, actor),
         )
         self.action = action
 
@@ -161,8 +168,10 @@ class TransitionRefused(ProblemError):
 def check(status: str | None, action: Action, target: str, actor: str) -> str:
     """The status the case moves to when ``actor`` does ``action`` from ``status`` towards ``target`` (which is
     :data:`BEFORE_HOLD` for a resume); raises :class:`TransitionRefused` when the table has no such row."""
-    if target not in targets(status, action, actor):
-        raise TransitionRefused(status, action)
+    allowed = targets(status, action, actor)
+    if target not in allowed:
+        detail = f"{action.value} from {status} cannot make the case {target}" if allowed else None
+        raise TransitionRefused(status, action, actor, detail)
     return target
 
 

@@ -24,9 +24,10 @@ def label_body(label: Label) -> dict[str, Any]:
     return {"id": label.id, "color": label.color, "name": label.name}
 
 
-def case_item(case: Case, label: Label | None, today: date) -> dict[str, Any]:
+def case_item(case: Case, label: Label | None, today: date, *, owner: bool) -> dict[str, Any]:
     """One row of the orders list (API.md "Cases" ``GET /cases``), its expiry level as of ``today`` (UTC; an expired
-    case's level is ``expired`` whatever the day)."""
+    case's level is ``expired`` whatever the day). The label and the comment are the treating doctor's own notes:
+    shown to that doctor only (``owner``), never to a collaborator or the lab."""
     setup = None
     if case.setup_version is not None:
         setup = {
@@ -46,13 +47,13 @@ def case_item(case: Case, label: Label | None, today: date) -> dict[str, Any]:
         "status": case.status,
         "status_label": BY_CODE[case.status].label,
         "bucket": case.bucket,
-        "label": label_body(label) if label else None,
+        "label": label_body(label) if label and owner else None,
         "setup": setup,
         "collaborator_status": case.collaborator_status,
         "package": case.package,
         "expires_at": rfc3339(case.expires_at),
         "expiry_level": "expired" if case.status == "expired" else expiry_level(case.expires_at, today),
-        "comment": case.comment,
+        "comment": case.comment if owner else None,
     }
 
 
@@ -129,15 +130,19 @@ def case_detail(
     relation: str,
     now: datetime,
 ) -> dict[str, Any]:
-    """The case as its page shows it: the list row plus package, phases, patient link, the records of the last
-    submitted order, a records problem, and the actions the caller may take now."""
+    """The case as its page shows it: the list row plus package, phases, patient link (its doctor only), the
+    records of the last submitted order, a records problem, and the actions the caller may ask for now (a submitted
+    order waiting for its records check can no longer be submitted or deleted)."""
     actor = {"owner": "doctor", "staff": "staff"}.get(relation)
+    actions = allowed_actions(case.status, actor) if actor else []
+    if case.intake_order_id is not None:
+        actions = [action for action in actions if action not in ("submit", "delete_draft")]
     return {
-        **case_item(case, label, now.date()),
+        **case_item(case, label, now.date(), owner=relation == "owner"),
         "approved_at": rfc3339(case.approved_at),
         "held_from": case.held_from,
         "phases": [phase_body(phase) for phase in phases],
-        "patient_link": link_state(link, now),
+        "patient_link": link_state(link, now) if relation == "owner" else None,
         "records": {
             "order_id": case.intake_order_id,
             "required": list(case.intake_required_slots),
@@ -153,27 +158,31 @@ def case_detail(
         }
         if case.status == "submission_problem"
         else None,
-        "allowed_actions": allowed_actions(case.status, actor) if actor else [],
+        "allowed_actions": actions,
     }
 
 
 def action_required(
-    case: Case, pending: Setup | None, records: RecordsResult | None, relation: str
+    case: Case, pending: Setup | None, records: RecordsResult | None, relation: str, permissions: tuple[str, ...]
 ) -> list[dict[str, Any]]:
-    """What the case waits for from the caller (DOMAIN.md "Case page", Action required); empty when nothing is."""
+    """What the case waits for from the caller (DOMAIN.md "Case page", Action required); empty when nothing is. A
+    submitted order whose records check has not come back waits for nobody; while records are awaited, the slots to
+    upload are those the check found missing, or every required one while it has not answered. A collaborator is
+    asked to evaluate a pending setup only with the ``evaluate_setups`` permission."""
     if relation == "staff":
         return []
     actions: list[dict[str, Any]] = []
-    if case.status == "incomplete_submission" and relation == "owner":
+    if case.status == "incomplete_submission" and relation == "owner" and case.intake_order_id is None:
         actions.append({"kind": "complete_submission", "order_id": case.order_id})
     if case.status == "setup_approval_pending" and pending is not None:
-        kind = "review_setup" if relation == "owner" else "evaluate_setup"
-        actions.append({"kind": kind, **setup_body(pending)})
+        if relation == "owner":
+            actions.append({"kind": "review_setup", **setup_body(pending)})
+        elif "evaluate_setups" in permissions:
+            actions.append({"kind": "evaluate_setup", **setup_body(pending)})
     if case.status == "awaiting_records" and relation == "owner":
-        if records is not None and records.missing:
-            actions.append(
-                {"kind": "upload_records", "order_id": case.intake_order_id, "missing": list(records.missing)}
-            )
+        missing = list(records.missing) if records is not None else list(case.intake_required_slots)
+        if missing and not (records is not None and records.complete):
+            actions.append({"kind": "upload_records", "order_id": case.intake_order_id, "missing": missing})
         if case.intake_pvs and case.impressions_received_at is None:
             actions.append({"kind": "mail_impressions", "order_id": case.intake_order_id})
     if case.status == "submission_problem" and relation == "owner":

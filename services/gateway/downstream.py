@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from services.gateway.auth import Caller
 from shared.http import FINGERPRINT_HEADER, request_fingerprint
+from shared.idempotency import HEADER, KEY_RULE, valid_key
 from shared.internal_token import Principal, mint_internal_token
 from shared.service import Runtime
 from shared.settings import PortalSettings
@@ -65,7 +66,7 @@ class Downstream:
         *,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         json: Any = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
     ) -> httpx.Response:
         """One request to ``service`` on behalf of ``principal`` (a caller's, see
         :attr:`~services.gateway.auth.Caller.principal`); raises 503 when the service cannot be reached."""
@@ -107,10 +108,13 @@ async def send(
     headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
     """Send the request's method, query and JSON ``body`` to ``service`` at ``path`` and return its answer, with the
-    request's ``Idempotency-Key`` and the fingerprint of what the client ``sent`` (when the gateway completed or
-    translated the body, the client's retry must still match); 503 when the service cannot be reached."""
+    request's ``Idempotency-Key`` (422 when it is not one) and the fingerprint of what the client ``sent`` (when the
+    gateway completed or translated the body, the client's retry must still match); 503 when the service cannot be
+    reached."""
     extra = dict(headers or {})
     if "idempotency-key" in request.headers:
+        if not valid_key(request.headers["idempotency-key"]):
+            raise RequestValidationError([{"loc": (HEADER,), "msg": KEY_RULE, "type": "value_error"}])
         extra["Idempotency-Key"] = request.headers["idempotency-key"]
         client_body = body if sent is None else sent
         extra[FINGERPRINT_HEADER] = request_fingerprint(request.method, request.url.path, client_body)

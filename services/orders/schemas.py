@@ -249,8 +249,9 @@ class OrderOut(BaseModel):
 
 
 class SubmissionOut(BaseModel):
-    """The answer to a submission: the submitted order, its case, and the case status as the orders service knows
-    it (``submitted``: the cases service decides the case's real status from ``order.submitted``)."""
+    """The answer to a submission: the submitted order, its case, and the case's status as the cases service last
+    announced it (``incomplete_submission`` for a new case: the cases service moves it on from ``order.submitted``
+    and its records, a moment later; ``GET /cases/{id}`` follows it)."""
 
     order: OrderOut
     case_id: str

@@ -119,6 +119,8 @@ def check_ports(settings: PortalSettings) -> None:
     taken = []
     for service in SERVICES:
         with socket.socket() as probe:
+            # as uvicorn binds: connections of a system stopped a moment ago (TIME_WAIT) do not hold the port
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((settings.host, settings.port_of(service)))
             except OSError:

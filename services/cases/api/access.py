@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.lifecycle import STAFF_ROLES, Actor
 from services.cases.models import Case, CaseCollaborator
+from services.cases.statuses import allowed_actions
 from shared.http import CASE_ID_HEADER, CASE_OWNER_HEADER, current_principal, http_problem
 from shared.internal_token import Collaboration, Principal
-from shared.problems import ProblemRoute, not_found
+from shared.problems import ProblemError, ProblemRoute, not_found
 from shared.service import db_session
 
 Database = Annotated[AsyncSession, Depends(db_session)]
@@ -112,6 +113,18 @@ class Access:
         """The caller as an actor of the transitions table."""
         role = {"owner": "doctor", "collaborator": "collaborator", "staff": "staff"}[self.relation]
         return Actor(role, str(viewer.principal.user_id))
+
+    def conflict(self, viewer: Viewer, detail: str, **extra: Any) -> ProblemError:
+        """409 with ``detail``, naming the case's status and the actions the caller may ask for from it."""
+        actor = self.actor(viewer).table_role
+        return ProblemError(
+            409,
+            "Conflict",
+            detail,
+            case_status=self.case.status,
+            allowed_actions=allowed_actions(self.case.status, actor),
+            **extra,
+        )
 
     def require(self, *relations: str, permission: str | None = None) -> None:
         """403 unless the caller's relation is one of ``relations`` (and a collaborator has ``permission``)."""

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from services.cases.api.access import Caller, CaseRoute, Database, StaffCaller, Viewer, find_case
-from services.cases.api.pages import case_answer, case_page
+from services.cases.api.pages import active_link, case_answer, case_page, latest_setup
 from services.cases.lifecycle import clear_records_problem, move
 from services.cases.listing import SORT_KEYS, ListQuery, list_cases
 from services.cases.schemas import AnswerIn, ReasonIn, ResumeIn
@@ -57,9 +57,10 @@ ListRequest = Annotated[ListQuery, Depends(list_request)]
 
 
 async def _page(session: Database, viewer: Viewer, request: ListQuery) -> JSONResponse:
-    rows, total = await list_cases(session, replace(request, extra=(viewer.visible(),)))
+    mine = replace(request, extra=(viewer.visible(),), viewer_doctor_id=viewer.doctor_id)
+    rows, total = await list_cases(session, mine)
     today = utcnow().date()
-    items = [case_item(case, label, today) for case, label in rows]
+    items = [case_item(case, label, today, owner=case.doctor_id == viewer.doctor_id) for case, label in rows]
     return JSONResponse({"items": items, "page": request.page, "page_size": request.page_size, "total": total})
 
 
@@ -118,10 +119,18 @@ async def resume(case_id: str, viewer: Caller, session: Database, body: ResumeIn
 @router.post("/cases/{case_id}/cancel")
 async def cancel(case_id: str, body: ReasonIn, viewer: Caller, session: Database) -> JSONResponse:
     """Cancel a case before production, with a reason → 200 the case; by its doctor (before approval) or the lab
-    (before production). 409 once in production."""
+    (before production). A setup still awaiting the doctor is withdrawn and the patient link stops working. 409 once
+    in production."""
     access = await find_case(session, case_id, viewer, lock=True)
     access.require("owner", "staff")
-    move(session, access.case, Action.CANCEL, "cancelled", access.actor(viewer), "Case cancelled", reason=body.reason)
+    case = access.case
+    move(session, case, Action.CANCEL, "cancelled", access.actor(viewer), "Case cancelled", reason=body.reason)
+    pending = await latest_setup(session, case)
+    if pending is not None and pending.state == "pending":
+        pending.state = case.setup_state = "withdrawn"
+    link = await active_link(session, case)
+    if link is not None:
+        link.revoked_at = utcnow()
     await session.commit()
     return JSONResponse(await case_answer(session, access))
 

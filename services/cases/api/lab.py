@@ -26,7 +26,7 @@ from services.cases.views import phase_body
 from shared.db import utcnow
 from shared.events.cases import PhaseDelivered, PhaseShipped
 from shared.idempotency import fingerprint, key_of, run_idempotent
-from shared.problems import ProblemError, invalid, not_found
+from shared.problems import invalid, not_found
 
 router = APIRouter(route_class=CaseRoute)
 Number = Annotated[int, Path(ge=1, le=1000)]
@@ -67,13 +67,7 @@ async def impressions_received(case_id: str, viewer: StaffCaller, session: Datab
         why = (
             "its impressions already arrived" if case.intake_pvs else "its order has digital scans, not PVS impressions"
         )
-        raise ProblemError(
-            409,
-            "Conflict",
-            f"the case waits for no PVS impressions: {why}",
-            case_status=case.status,
-            allowed_actions=[],
-        )
+        raise access.conflict(viewer, f"the case waits for no PVS impressions: {why}")
     case.impressions_received_at = utcnow()
     result = await records_result(session, case)
     target = (
@@ -97,7 +91,8 @@ async def start_phase(
 ) -> JSONResponse:
     """Put phase ``number`` (aligner steps ``steps_from`` to ``steps_to``) into production → 201 the phase; the case
     is ``in_production``. 409 when the case is not in production or shipped, or the previous phase has not shipped;
-    422 when the number is not the next one or the steps are outside the approved setup."""
+    422 when the number is not the next one, or the steps are outside the approved setup or already made in a
+    phase of it (a setup approved again after a modification starts its steps anew)."""
     if body.steps_to < body.steps_from:
         raise invalid([{"field": "steps_to", "message": "must not be below steps_from"}])
 
@@ -107,13 +102,7 @@ async def start_phase(
         check(case.status, Action.START_PHASE, "in_production", "staff")
         phases = await phases_of(db, case)
         if phases and phases[-1].shipped_at is None:
-            raise ProblemError(
-                409,
-                "Conflict",
-                f"phase {phases[-1].number} has not shipped yet",
-                case_status=case.status,
-                allowed_actions=["ship_phase"],
-            )
+            raise access.conflict(viewer, f"phase {phases[-1].number} has not shipped yet")
         following = (phases[-1].number if phases else 0) + 1
         if body.number != following:
             raise invalid([{"field": "number", "message": f"the next phase of this case is {following}"}])
@@ -121,6 +110,11 @@ async def start_phase(
         most = max(setup.steps_upper, setup.steps_lower) if setup and setup.state == "approved" else None
         if most is not None and body.steps_to > most:
             raise invalid([{"field": "steps_to", "message": f"the approved setup has {most} steps"}])
+        of_this_setup = [p for p in phases if case.approved_at is None or p.created_at >= case.approved_at]
+        if of_this_setup and body.steps_from <= of_this_setup[-1].steps_to:
+            made = of_this_setup[-1]
+            message = f"steps up to {made.steps_to} are made in phase {made.number}: start at {made.steps_to + 1}"
+            raise invalid([{"field": "steps_from", "message": message}])
         summary = f"Phase {body.number} in production (steps {body.steps_from} to {body.steps_to})"
         move(db, case, Action.START_PHASE, "in_production", access.actor(viewer), summary, number=body.number)
         phase = Phase(
@@ -151,9 +145,7 @@ async def ship_phase(
     check(access.case.status, Action.SHIP_PHASE, "shipped", "staff")
     case, phase = access.case, await _phase(session, case_id, number)
     if phase.shipped_at is not None:
-        raise ProblemError(
-            409, "Conflict", f"phase {number} already shipped", case_status=case.status, allowed_actions=[]
-        )
+        raise access.conflict(viewer, f"phase {number} already shipped")
     now = utcnow()
     summary = f"Phase {number} shipped with {body.carrier}, tracking {body.tracking_number}"
     move(
@@ -200,7 +192,7 @@ async def deliver_phase(
     case, phase = access.case, await _phase(session, case_id, number)
     if phase.shipped_at is None or phase.delivered_at is not None:
         state = "has not shipped yet" if phase.shipped_at is None else "was already delivered"
-        raise ProblemError(409, "Conflict", f"phase {number} {state}", case_status=case.status, allowed_actions=[])
+        raise access.conflict(viewer, f"phase {number} {state}")
     phases = await phases_of(session, case)
     if final and phases[-1].number != number:
         raise invalid([{"field": "final", "message": f"phase {phases[-1].number} comes after phase {number}"}])

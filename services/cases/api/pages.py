@@ -66,6 +66,7 @@ async def case_page(session: AsyncSession, access: Access) -> dict[str, Any]:
             pending if pending and pending.state == "pending" else None,
             await records_result(session, case),
             access.relation,
+            access.permissions,
         ),
         "history": history,
     }

@@ -47,7 +47,8 @@ async def create_link(
 ) -> JSONResponse:
     """A new patient link → 201 ``{token, expires_at, password_protected, created_at}`` (the token appears in this
     answer only); the case's previous link stops working. Only the treating doctor; 409 while no setup has been
-    published (there is nothing to show yet); 422 for a lifetime past the configured maximum."""
+    published (there is nothing to show yet) and once the case is cancelled or expired; 422 for a lifetime past the
+    configured maximum."""
     body = body or PatientLinkIn()
     settings = _settings(request)
     days = body.expires_in_days or settings.patient_link_default_days
@@ -63,13 +64,11 @@ async def create_link(
     async def work(db: AsyncSession) -> tuple[int, object]:
         access = await find_case(db, case_id, viewer, lock=True)
         access.require("owner")
+        if access.case.status in ("cancelled", "expired"):
+            raise access.conflict(viewer, f"the case is {access.case.status}: it shows the patient nothing any more")
         if await latest_setup(db, access.case) is None:
-            raise ProblemError(
-                409,
-                "Conflict",
-                "no treatment setup has been published yet: there is nothing to show the patient",
-                case_status=access.case.status,
-                allowed_actions=[],
+            raise access.conflict(
+                viewer, "no treatment setup has been published yet: there is nothing to show the patient"
             )
         now, token = utcnow(), new_token()
         await db.execute(

@@ -141,12 +141,12 @@ async def publish_setup(
     )
 
 
-async def _pending(session: AsyncSession, access: Access, version: int, action: Action) -> Setup:
+async def _pending(session: AsyncSession, access: Access, viewer: Viewer, version: int, action: Action) -> Setup:
     """Setup ``version`` of the case if it is the one awaiting a decision: 409 when the case awaits none (the table
     does not allow ``action`` from its status), 404 when there is no such version, 409 naming the pending one
     otherwise."""
     if access.case.status != "setup_approval_pending":
-        raise TransitionRefused(access.case.status, action)
+        raise TransitionRefused(access.case.status, action, access.actor(viewer).table_role)
     setup = (
         await session.execute(select(Setup).where(Setup.case_id == access.case.id, Setup.version == version))
     ).scalar_one_or_none()
@@ -155,13 +155,8 @@ async def _pending(session: AsyncSession, access: Access, version: int, action: 
     if setup.state != "pending":
         latest = await latest_setup(session, access.case)
         waiting = f"v{latest.version} is" if latest and latest.state == "pending" else "no setup is"
-        raise ProblemError(
-            409,
-            "Conflict",
-            f"setup v{version} is {setup.state}: {waiting} awaiting a decision",
-            case_status=access.case.status,
-            setup_state=setup.state,
-            allowed_actions=[],
+        raise access.conflict(
+            viewer, f"setup v{version} is {setup.state}: {waiting} awaiting a decision", setup_state=setup.state
         )
     return setup
 
@@ -174,7 +169,7 @@ async def approve_setup(
     ``in_production``. 403 for a collaborator or the lab; 409 when this version is not the pending one."""
     access = await find_case(session, case_id, viewer, lock=True)
     access.require("owner")
-    setup = await _pending(session, access, version, Action.APPROVE_SETUP)
+    setup = await _pending(session, access, viewer, version, Action.APPROVE_SETUP)
     case, now = access.case, utcnow()
     move(
         session,
@@ -212,7 +207,7 @@ async def reject_setup(
     ``setup_pending`` and the case's status stays."""
     access = await find_case(session, case_id, viewer, lock=True)
     access.require("owner", "collaborator", permission="evaluate_setups")
-    setup = await _pending(session, access, version, Action.REJECT_SETUP)
+    setup = await _pending(session, access, viewer, version, Action.REJECT_SETUP)
     case, actor = access.case, access.actor(viewer)
     if access.relation == "collaborator":
         _evaluation(session, access, viewer, setup, "reject", body.reason)
@@ -295,8 +290,8 @@ async def _collaborator_action(
     access.require("collaborator", permission="evaluate_setups")
     if access.case.status != "setup_approval_pending":
         detail = f"no setup awaits evaluation while the case is {access.case.status}"
-        raise TransitionRefused(access.case.status, Action.APPROVE_SETUP, detail)
-    setup = await _pending(session, access, version, Action.APPROVE_SETUP)
+        raise TransitionRefused(access.case.status, Action.APPROVE_SETUP, "collaborator", detail)
+    setup = await _pending(session, access, viewer, version, Action.APPROVE_SETUP)
     _evaluation(session, access, viewer, setup, action)
     await session.commit()
     return JSONResponse(await case_answer(session, access))

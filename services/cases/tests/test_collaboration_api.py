@@ -29,6 +29,14 @@ async def test_a_collaborator_evaluates_and_marks_ready_but_only_the_doctor_appr
     ):
         await submitted_case(cases, order)
         assert (await ok(await collaborator.get(f"/cases/{case}")))["case"]["collaborator_status"] is None
+        palette = await ok(await doctor.get("/labels"))
+        await ok(await doctor.put(f"/cases/{case}/label", json={"label_id": palette[0]["id"]}))
+        await ok(await doctor.put(f"/cases/{case}/comment", json={"text": "private: patient anxious"}))
+        seen = (await ok(await viewer.get(f"/cases/{case}")))["case"]
+        assert (seen["label"], seen["comment"], seen["patient_link"]) == (None, None, None)  # the doctor's own notes
+        assert (await ok(await viewer.get("/cases", params={"label_id": palette[0]["id"]})))["total"] == 0
+        assert (await ok(await viewer.get("/cases")))["items"][0]["comment"] is None
+        assert (await ok(await doctor.get(f"/cases/{case}")))["case"]["label"]["id"] == palette[0]["id"]
         assert (await outsider.get(f"/cases/{case}")).status_code == 404
         await ok(await lab.post(f"/staff/cases/{case}/setups", json=SETUP), 201)
         page = await ok(await collaborator.get(f"/cases/{case}"))
@@ -37,6 +45,7 @@ async def test_a_collaborator_evaluates_and_marks_ready_but_only_the_doctor_appr
         assert page["case"]["allowed_actions"] == []
 
         assert (await viewer.post(f"/cases/{case}/setups/1/evaluate")).status_code == 403  # no evaluate permission
+        assert (await ok(await viewer.get(f"/cases/{case}")))["action_required"] == []
         assert (await collaborator.post(f"/cases/{case}/setups/1/approve", json={"package": "ONE"})).status_code == 403
         for path in ("hold", "cancel"):
             assert (await collaborator.post(f"/cases/{case}/{path}", json={"reason": "x"})).status_code == 403

@@ -89,9 +89,10 @@ async def test_records_missing_then_completed_moves_through_awaiting_records(cas
     order = new_order()
     async with Tap(cases.vhost_url, "case.status_changed.#") as tap:
         await cases.apply(draft_created(cases, order), submitted(cases, order))
-        assert (await final_case(cases, order.doctor_id, order.case_id))[
-            "status"
-        ] == "incomplete_submission"  # the check is due
+        async with cases.doctor(order.doctor_id) as doctor:  # submitted, its records check due: nothing to do
+            pending = await ok(await doctor.get(f"/cases/{order.case_id}"))
+        assert pending["case"]["status"] == "incomplete_submission" and pending["action_required"] == []
+        assert pending["case"]["allowed_actions"] == ["cancel"] and pending["case"]["records"]["complete"] is None
         await cases.apply(records_checked(cases, order, MISSING))
         waiting = await final_case(cases, order.doctor_id, order.case_id)
         assert waiting["status"] == "awaiting_records" and waiting["records"]["missing"] == MISSING
@@ -119,6 +120,12 @@ async def test_pvs_impressions_wait_for_their_box_and_the_photos(cases: Cases) -
         draft_created(cases, order), submitted(cases, order, scans="pvs_impressions", required=photos_only)
     )
     assert (await final_case(cases, order.doctor_id, order.case_id))["status"] == "awaiting_records"  # at once
+    async with cases.doctor(order.doctor_id) as doctor:
+        page = await ok(await doctor.get(f"/cases/{order.case_id}"))
+    assert page["action_required"] == [  # every photo, while the documents service has not answered
+        {"kind": "upload_records", "order_id": order.order_id, "missing": photos_only},
+        {"kind": "mail_impressions", "order_id": order.order_id},
+    ]
     await cases.apply(records_checked(cases, order, MISSING, required=photos_only))
     async with cases.staff() as lab, cases.doctor(order.doctor_id) as doctor:
         page = await ok(await doctor.get(f"/cases/{order.case_id}"))

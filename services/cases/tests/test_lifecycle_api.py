@@ -3,9 +3,11 @@ handlers, on SQLite and PostgreSQL; the events it publishes are read off the rea
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from services.cases.tests.conftest import Cases, new_order, ok, ship_phase_one, submitted_case
+from shared.internal_token import Principal
 from tests.harness.events import Tap
 
 
@@ -69,6 +71,10 @@ async def test_the_lab_and_the_doctor_take_a_case_to_its_last_phase(cases: Cases
         expires = datetime.fromisoformat(shipped["expires_at"])
         assert expires.date() == ships_on.replace(year=ships_on.year + 1) and shipped["expiry_level"] == "normal"
         await ok(await lab.post(f"/staff/cases/{order.case_id}/phases/1/deliver", json={"final": False}))
+        again = await lab.post(
+            f"/staff/cases/{order.case_id}/phases", json={"number": 2, "steps_from": 5, "steps_to": 12}
+        )
+        assert again.status_code == 422 and again.json()["errors"][0]["field"] == "steps_from"  # 1-10 are made
         await ok(
             await lab.post(
                 f"/staff/cases/{order.case_id}/phases", json={"number": 2, "steps_from": 11, "steps_to": 20}
@@ -118,7 +124,10 @@ async def test_hold_resume_and_cancel_say_why_and_go_back_where_they_were(cases:
         assert held["status"] == "on_hold" and held["held_from"] == "shipped"
         again = await doctor.post(f"/cases/{order.case_id}/hold", json={"reason": "twice"})
         assert again.status_code == 409 and again.json()["case_status"] == "on_hold"
-        assert again.json()["allowed_actions"] == ["deliver_phase", "resume", "expire"]
+        assert again.json()["allowed_actions"] == ["resume"]  # what the doctor may ask for; the lab may deliver too
+        final = await lab.post(f"/staff/cases/{order.case_id}/phases/1/deliver", json={"final": True})
+        assert final.status_code == 409 and final.json()["allowed_actions"] == ["deliver_phase", "resume"]
+        assert final.json()["detail"] == "deliver_phase from on_hold cannot make the case last_phase_delivered"
         resumed = await ok(await lab.post(f"/cases/{order.case_id}/resume"))
         assert resumed["status"] == "shipped" and resumed["held_from"] is None
         late = await doctor.post(f"/cases/{order.case_id}/cancel", json={"reason": "too late"})
@@ -126,8 +135,16 @@ async def test_hold_resume_and_cancel_say_why_and_go_back_where_they_were(cases:
 
         other = new_order(order.doctor_id)
         await submitted_case(cases, other)
+        setup = {"technician_comment": "c", "steps_upper": 3, "steps_lower": 0}
+        await ok(await lab.post(f"/staff/cases/{other.case_id}/setups", json=setup), 201)
+        link = await ok(await doctor.post(f"/cases/{other.case_id}/patient-link", json={}), 201)
         cancelled = await ok(await doctor.post(f"/cases/{other.case_id}/cancel", json={"reason": "patient moved away"}))
         assert cancelled["status"] == "cancelled" and cancelled["bucket"] == "archive"
+        assert cancelled["setup"]["state"] == "withdrawn" and cancelled["patient_link"] is None
+        assert (await ok(await doctor.get(f"/cases/{other.case_id}/setups")))["items"][0]["state"] == "withdrawn"
+        assert (await doctor.post(f"/cases/{other.case_id}/patient-link", json={})).status_code == 409
+        async with cases.client(Principal(uuid.UUID(int=0), "patient", None)) as visitor:
+            assert (await visitor.get(f"/patient-links/{link['token']}")).status_code == 404
         history = (await ok(await doctor.get(f"/cases/{other.case_id}")))["history"]
         assert history[-1]["kind"] == "cancel" and history[-1]["reason"] == "patient moved away"
 

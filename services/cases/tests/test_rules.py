@@ -71,11 +71,16 @@ def test_only_the_right_actor_may_make_a_move() -> None:
     with pytest.raises(TransitionRefused) as refused:
         check("shipped", Action.PUBLISH_SETUP, "setup_approval_pending", "staff")
     assert refused.value.status == 409
-    assert refused.value.extra == {"case_status": "shipped", "allowed_actions": allowed_actions("shipped")}
-    assert allowed_actions("shipped") == ["start_phase", "deliver_phase", "hold", "modify", "expire"]
+    assert refused.value.extra == {
+        "case_status": "shipped",
+        "allowed_actions": ["start_phase", "deliver_phase", "hold"],
+    }
     assert allowed_actions("shipped", "doctor") == ["hold", "modify"]
-    assert allowed_actions("expired") == [] and allowed_actions("cancelled") == []
-    assert allowed_actions(None) == ["open"]
+    assert allowed_actions("awaiting_records", "doctor") == ["cancel"]  # the records complete it, no one asks
+    assert allowed_actions("setup_approval_pending", "collaborator") == []
+    for actor in ("doctor", "staff", "system"):
+        assert allowed_actions("expired", actor) == allowed_actions("cancelled", actor) == []
+    assert allowed_actions(None, "doctor") == []  # a case is opened by its order's draft
 
 
 @pytest.mark.parametrize(

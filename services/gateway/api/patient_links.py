@@ -69,7 +69,9 @@ async def view_link(
     """Public, no sign-in: ``{patient: {initials}, doctor: {name}, setup, expires_at}``. 401 when the link has a
     password and ``X-Link-Password`` is missing or wrong; 404 for an unknown, revoked or expired link; 429 with
     ``Retry-After`` after too many wrong passwords."""
-    headers = {"X-Client-Address": client_address(request)} | ({"X-Link-Password": password} if password else {})
+    headers: dict[str, str | bytes] = {"X-Client-Address": client_address(request)}
+    if password:  # the bytes the client sent (a password typed with accents is a wrong one: links take ASCII)
+        headers["X-Link-Password"] = password.encode("latin-1")
     path = service_path("/v1/patient-links/{}", token)
     answer = await downstream(request).call("cases", "GET", path, PATIENT, headers=headers)
     owner, case_id = answer.headers.get(CASE_OWNER_HEADER), answer.headers.get(CASE_ID_HEADER)

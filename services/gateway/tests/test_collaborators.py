@@ -73,7 +73,7 @@ async def test_invalid_invitations(gateway: Gateway) -> None:
 
         for bad, field in (
             ({"email": "x@example.org", "permissions": []}, "permissions"),
-            ({"email": "x@example.org", "permissions": ["approve"]}, "permissions.0"),
+            ({"email": "x@example.org", "permissions": ["approve"]}, "permissions[0]"),
             ({"email": "x@example.org"}, "permissions"),
             ({"email": "not an e-mail", "permissions": ["view"]}, "email"),
             ({"email": "x@example.org", "permissions": ["view"], "doctor_id": me["id"]}, "doctor_id"),

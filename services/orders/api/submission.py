@@ -41,7 +41,8 @@ MODIFIABLE_CASE_STATUSES = ("in_production", "shipped", "last_phase_delivered")
 
 @router.post("/orders/{order_id}/submit", status_code=202, response_model=SubmissionOut)
 async def submit_order(order_id: str, doctor: DoctorId, session: Database) -> JSONResponse:
-    """Check the whole order and submit it → 202 ``{order, case_id, case_status: "submitted"}``; publishes
+    """Check the whole order and submit it → 202 ``{order, case_id, case_status}`` (the status the cases service last
+    announced: see ``SubmissionOut``); publishes
     ``order.submitted``. A new patient typed into the draft is created now. 422 problem with ``errors: [{field,
     message}]`` listing every missing or invalid field at once (and ``incomplete_sections``); 409 once submitted,
     when the case is expired or cancelled (a modification: unless the case is in production, shipped or its last
@@ -83,7 +84,9 @@ async def submit_order(order_id: str, doctor: DoctorId, session: Database) -> JS
     )
     await session.commit()
     shown = order_body(order, patient)
-    return JSONResponse({"order": shown, "case_id": order.case_id, "case_status": "submitted"}, status_code=202)
+    known = (await session.execute(select(Case.status).where(Case.id == order.case_id))).scalar_one_or_none()
+    answer = {"order": shown, "case_id": order.case_id, "case_status": known or "incomplete_submission"}
+    return JSONResponse(answer, status_code=202)
 
 
 async def refuse_closed_case(session: AsyncSession, case_id: str) -> None:

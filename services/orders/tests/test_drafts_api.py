@@ -45,7 +45,7 @@ async def test_draft_with_one_field_completed_in_three_patches_then_submitted(or
         submitted = await doctor.post(f"/orders/{order_id}/submit")
         assert submitted.status_code == 202, submitted.text
         answer = submitted.json()
-        assert answer["case_id"] == draft["case_id"] and answer["case_status"] == "submitted"
+        assert answer["case_id"] == draft["case_id"] and answer["case_status"] == "incomplete_submission"
         order = answer["order"]
         assert order["status"] == "submitted" and order["submitted_at"]
         assert order["patient"]["id"] == order["patient_id"] and order["patient"]["first_name"] == "Zoë"
