@@ -134,8 +134,11 @@ class BodyTooLarge(StarletteHTTPException):
         super().__init__(413, f"a request body may hold {MAX_BODY_BYTES} bytes at most")
 
 
-def _is_upload(headers: dict[bytes, bytes]) -> bool:
-    return headers.get(b"content-type", b"").startswith(b"multipart/")
+def _is_upload(headers: dict[bytes, bytes], internal: bool) -> bool:
+    """A file upload, which the route limits itself: a multipart form, or on an internal service (reached with the
+    internal token only) the raw bytes the gateway relays (``application/octet-stream``)."""
+    kind = headers.get(b"content-type", b"")
+    return kind.startswith(b"multipart/") or (internal and kind.startswith(b"application/octet-stream"))
 
 
 def _limited(receive: Receive) -> Receive:
@@ -185,11 +188,12 @@ class RequestContextMiddleware:
         try:
             path = scope.get("path", "")
             declared = headers.get(b"content-length", b"")
-            if declared.isdigit() and int(declared) > MAX_BODY_BYTES and not _is_upload(headers):
+            upload = _is_upload(headers, internal=self.settings is not None)
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES and not upload:
                 response = problem(413, "Content Too Large", f"a request body may hold {MAX_BODY_BYTES} bytes at most")
                 await response(scope, receive, send_with_headers)
                 return
-            if not _is_upload(headers):
+            if not upload:
                 receive = _limited(receive)
             if self.settings is not None and path not in OPERATIONS_PATHS:
                 principal = self._principal(headers)

@@ -62,6 +62,9 @@ class PortalSettings(BaseSettings):
     documents_database_url: str | None = None
     notifications_database_url: str | None = None
 
+    upload_max_bytes: int = Field(300_000_000, ge=1)
+    """Largest file an upload may carry, in bytes (300 MB): the gateway and the documents service answer 413 past it."""
+
     outbox_poll_seconds: float = Field(0.5, gt=0)
     outbox_batch_size: int = Field(100, ge=1, le=1000)
     outbox_max_attempts: int = Field(10, ge=1)

@@ -1,9 +1,10 @@
 """Events about record files and checklists, published by the documents service.
 
 ``document.*`` have the document as their aggregate (``subject`` = document id; version 1 when uploaded, 2 when
-deleted). ``records.*`` have the case as their aggregate (``subject`` = case id) and the case's checklist version as
-``aggregate_version``. A checklist belongs to one submitted order (``order_id``): the required slots come from that
-order's ``order.submitted`` (DOMAIN.md "Records checklist").
+deleted); so has ``shipping_label.created`` (version 1). ``records.*`` have the case as their aggregate
+(``subject`` = case id) and the case's checklist version as ``aggregate_version``. A checklist belongs to one
+submitted order (``order_id``): the required slots come from that order's ``order.submitted`` (DOMAIN.md "Records
+checklist").
 """
 
 from __future__ import annotations
@@ -73,3 +74,17 @@ class RecordsCompleted(BaseModel):
     order_id: str
     doctor_id: str
     required: list[str]
+
+
+@event("shipping_label.created", 1)
+class ShippingLabelCreated(BaseModel):
+    """A doctor printed a shipping label for the PVS impressions of the case's order: the label is document
+    ``document_id`` (a PDF); the parcel travels ``method`` (``standard`` or ``express``) under ``tracking_number``."""
+
+    document_id: str
+    case_id: str
+    doctor_id: str
+    order_id: str
+    tracking_number: str
+    method: str
+    created_at: AwareDatetime

@@ -4,7 +4,7 @@ Every route needs the internal token (checked before routing); who may see and d
 from fastapi import APIRouter
 
 from services.cases.api import cases, dashboard, lab, labels, patient_links, setups
-from services.cases.api.access import CaseRoute
+from shared.problems import CaseRoute
 
 router = APIRouter(prefix="/v1", tags=["cases"], route_class=CaseRoute)
 for area in (cases, setups, lab, labels, patient_links, dashboard):

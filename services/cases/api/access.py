@@ -3,26 +3,26 @@
 A doctor sees their own cases and the cases another doctor shared with them (the caller's token lists the
 collaborations; the case lists its collaborators); staff and admins see every case. Anything else is 404, as if it
 did not exist. Every answer about an existing case, a refusal included, carries the case and its owner in
-:data:`~shared.http.CASE_ID_HEADER` and :data:`~shared.http.CASE_OWNER_HEADER` (:class:`CaseRoute`), for the
-gateway's audit log only. What a viewer may do follows from its relation to the case.
+:data:`~shared.http.CASE_ID_HEADER` and :data:`~shared.http.CASE_OWNER_HEADER`
+(:class:`~shared.problems.CaseRoute`), for the gateway's audit log only. What a viewer may do follows from its
+relation to the case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.lifecycle import STAFF_ROLES, Actor
 from services.cases.models import Case, CaseCollaborator
 from services.cases.statuses import allowed_actions
-from shared.http import CASE_ID_HEADER, CASE_OWNER_HEADER, current_principal, http_problem
+from shared.http import current_principal
 from shared.internal_token import Collaboration, Principal
-from shared.problems import ProblemError, ProblemRoute, not_found
+from shared.problems import ProblemError, not_found
 from shared.service import db_session
 
 Database = Annotated[AsyncSession, Depends(db_session)]
@@ -156,25 +156,3 @@ async def find_case(session: AsyncSession, case_id: str, viewer: Viewer, *, lock
             if shared is not None:
                 return Access(case, "collaborator", collaboration)
     raise not_found("case")
-
-
-class CaseRoute(ProblemRoute):
-    """A route answering :class:`~shared.problems.ProblemError` and ``HTTPException`` as problem details, whose
-    answer about an existing case carries :data:`~shared.http.CASE_ID_HEADER` and
-    :data:`~shared.http.CASE_OWNER_HEADER`."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                response = await handler(request)
-            except HTTPException as exc:  # a refusal (403) about an existing case names its owner too
-                response = http_problem(exc)
-            seen = getattr(request.state, "viewer", None)
-            if seen is not None and seen.case_id is not None:
-                response.headers[CASE_ID_HEADER] = seen.case_id
-                response.headers[CASE_OWNER_HEADER] = seen.case_owner
-            return response
-
-        return handle

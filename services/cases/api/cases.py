@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from services.cases.api.access import Caller, CaseRoute, Database, StaffCaller, Viewer, find_case
+from services.cases.api.access import Caller, Database, StaffCaller, Viewer, find_case
 from services.cases.api.pages import active_link, case_answer, case_page, latest_setup
 from services.cases.lifecycle import clear_records_problem, move
 from services.cases.listing import SORT_KEYS, ListQuery, list_cases
@@ -18,6 +18,7 @@ from services.cases.statuses import BEFORE_HOLD, BUCKETS, Action
 from services.cases.views import case_item
 from shared.db import utcnow
 from shared.events.cases import CasePackage, CaseStatus, CollaboratorStatus
+from shared.problems import CaseRoute
 
 router = APIRouter(route_class=CaseRoute)
 MAX_PAGE = 1_000_000

@@ -9,11 +9,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 
-from services.cases.api.access import Caller, CaseRoute, Database
+from services.cases.api.access import Caller, Database
 from services.cases.insights import PERIODS, change, counts, metrics, windows
 from services.cases.models import Doctor
 from services.cases.views import rfc3339
 from shared.db import utcnow
+from shared.problems import CaseRoute
 
 router = APIRouter(route_class=CaseRoute)
 

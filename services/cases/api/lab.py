@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.api.access import CaseRoute, Database, StaffCaller, find_case
+from services.cases.api.access import Database, StaffCaller, find_case
 from services.cases.api.pages import case_answer, latest_setup, phases_of
 from services.cases.expiry import expiry_of
 from services.cases.intake import intake_target, records_result
@@ -26,7 +26,7 @@ from services.cases.views import phase_body
 from shared.db import utcnow
 from shared.events.cases import PhaseDelivered, PhaseShipped
 from shared.idempotency import fingerprint, key_of, run_idempotent
-from shared.problems import invalid, not_found
+from shared.problems import CaseRoute, invalid, not_found
 
 router = APIRouter(route_class=CaseRoute)
 Number = Annotated[int, Path(ge=1, le=1000)]

@@ -12,13 +12,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.api.access import Caller, CaseRoute, Database, Viewer, find_case
+from services.cases.api.access import Caller, Database, Viewer, find_case
 from services.cases.api.pages import case_answer
 from services.cases.models import Label, new_id
 from services.cases.schemas import CommentIn, LabelAssign, LabelEdit
 from services.cases.views import label_body
 from shared.db import upsert
-from shared.problems import invalid
+from shared.problems import CaseRoute, invalid
 
 router = APIRouter(route_class=CaseRoute)
 

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.api.access import Caller, CaseRoute, Database, Viewer, find_case
+from services.cases.api.access import Caller, Database, Viewer, find_case
 from services.cases.api.pages import active_link, latest_setup
 from services.cases.models import Case, Doctor, PatientLink, PatientLinkFailure
 from services.cases.schemas import PatientLinkIn
@@ -30,7 +30,7 @@ from shared.credentials import digest, hash_password, new_token, verify_password
 from shared.db import utcnow
 from shared.http import current_principal
 from shared.idempotency import fingerprint, key_of, run_idempotent
-from shared.problems import ProblemError, not_found
+from shared.problems import CaseRoute, ProblemError, not_found
 
 router = APIRouter(route_class=CaseRoute)
 CLIENT_ADDRESS_HEADER = "X-Client-Address"

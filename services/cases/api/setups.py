@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.api.access import Access, Caller, CaseRoute, Database, StaffCaller, Viewer, find_case
+from services.cases.api.access import Access, Caller, Database, StaffCaller, Viewer, find_case
 from services.cases.api.pages import case_answer, latest_setup, phases_of
 from services.cases.expiry import expiry_of
 from services.cases.lifecycle import identity, move, publish, record
@@ -27,7 +27,7 @@ from services.cases.views import setup_body
 from shared.db import utcnow
 from shared.events.cases import CollaboratorStatusChanged, SetupApproved, SetupPublished, SetupRejected
 from shared.idempotency import fingerprint, key_of, run_idempotent
-from shared.problems import ProblemError, invalid, not_found
+from shared.problems import CaseRoute, ProblemError, invalid, not_found
 
 router = APIRouter(route_class=CaseRoute)
 Version = Annotated[int, Path(ge=1, le=1000)]
