@@ -15,6 +15,15 @@ from shared.migrations import upgrade
 from shared.settings import PortalSettings
 from tests.harness.databases import create_postgres_database, drop_postgres_database, sqlite_url
 from tests.harness.rabbit import RabbitNode, create_vhost, delete_vhost
+from tests.harness.s3 import moto_server
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """The ``host:port`` of one S3 server (moto's, in a subprocess) for the whole test run, started when first
+    asked for."""
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
