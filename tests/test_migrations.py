@@ -19,7 +19,7 @@ from shared.messaging.outbox import OutboxMessage
 from shared.settings import PortalSettings
 from tests.harness.fixtures import migrate
 
-SHARED_TABLES = {"gateway": (), "orders": (IdempotencyKey,), "cases": (IdempotencyKey,)}
+SHARED_TABLES = {"gateway": (), "orders": (IdempotencyKey,), "cases": (IdempotencyKey,), "documents": ()}
 """The tables of ``shared`` a service's database holds besides the messaging ones."""
 
 DATABASE_ONLY_INDEXES = {"ix_cases_search_trgm"}
