@@ -10,14 +10,14 @@ through unchanged.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from services.gateway.auth import Caller
 from shared.http import FINGERPRINT_HEADER, request_fingerprint
@@ -31,7 +31,17 @@ INTERNAL_SERVICES: tuple[str, ...] = ("orders", "cases", "documents", "notificat
 TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0)
 RETRY_AFTER_SECONDS = "5"
-PASSED_HEADERS = ("content-type", "content-disposition", "content-range", "accept-ranges", "location", "retry-after")
+PASSED_HEADERS = (
+    "content-type",
+    "content-disposition",
+    "content-range",
+    "content-length",
+    "accept-ranges",
+    "etag",
+    "cache-control",
+    "location",
+    "retry-after",
+)
 """Headers of a service's answer that reach the client (hop-by-hop and internal ones do not)."""
 
 
@@ -75,9 +85,36 @@ class Downstream:
                 method, path, params=params, json=json, headers={**(headers or {}), **self.headers(principal)}
             )
         except httpx.TransportError as exc:
-            raise HTTPException(
-                503, f"the {service} service is unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS}
-            ) from exc
+            raise unavailable(service) from exc
+
+    async def open(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        principal: Principal,
+        *,
+        params: Mapping[str, Any] | None = None,
+        content: AsyncIterator[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One request to ``service`` whose answer's body is left to read as a stream (close it with
+        ``aclose()``), and whose own body, when given, is streamed from ``content`` (chunked); raises 503 when the
+        service cannot be reached. An error raised by ``content`` propagates (the request to the service is
+        aborted)."""
+        client = self.clients[service]
+        request = client.build_request(
+            method, path, params=params, content=content, headers={**(headers or {}), **self.headers(principal)}
+        )
+        try:
+            return await client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise unavailable(service) from exc
+
+
+def unavailable(service: str) -> HTTPException:
+    """503 with ``Retry-After`` for a service that cannot be reached."""
+    return HTTPException(503, f"the {service} service is unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS})
 
 
 def finite(body: Any) -> Any:
@@ -136,10 +173,30 @@ async def forward(
     return relayed(await send(request, caller, service, path, body, sent=sent))
 
 
+def passed_headers(answer: httpx.Response) -> dict[str, str]:
+    """The headers of a service's answer that the client gets (:data:`PASSED_HEADERS`)."""
+    return {name: answer.headers[name] for name in PASSED_HEADERS if name in answer.headers}
+
+
 def relayed(answer: httpx.Response) -> Response:
     """A service's answer as the gateway's own: same status, body and content headers."""
-    headers = {name: answer.headers[name] for name in PASSED_HEADERS if name in answer.headers}
+    headers = passed_headers(answer)
+    headers.pop("content-length", None)
     return Response(answer.content, status_code=answer.status_code, headers=headers)
+
+
+def streamed(answer: httpx.Response) -> Response:
+    """A service's answer opened with :meth:`Downstream.open`, relayed as it arrives (its connection is released
+    once the client has it all, or went away)."""
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in answer.aiter_raw():
+                yield chunk
+        finally:
+            await answer.aclose()
+
+    return StreamingResponse(body(), status_code=answer.status_code, headers=passed_headers(answer))
 
 
 def downstream(request: Request) -> Downstream:

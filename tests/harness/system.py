@@ -8,12 +8,17 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from services.gateway.downstream import INTERNAL_SERVICES
 from services.gateway.tests.conftest import Gateway, gateway_settings, running_gateway
 from shared.db import is_sqlite
 from tests.harness.databases import create_postgres_database, drop_postgres_database, sqlite_url
 from tests.harness.fixtures import migrate
 from tests.harness.servers import serve
+
+CLOSED = "http://127.0.0.1:9"
+"""Where the gateway looks for a service the test does not run: a port nothing listens on (discard)."""
 
 
 @dataclass
@@ -33,10 +38,15 @@ class Portal:
 
 @asynccontextmanager
 async def running_portal(
-    tmp_path: Path, vhost_url: str, gateway_database_url: str, services: tuple[str, ...] = ("orders", "cases")
+    tmp_path: Path,
+    vhost_url: str,
+    gateway_database_url: str,
+    services: tuple[str, ...] = ("orders", "cases"),
+    **own: dict[str, Any],
 ) -> AsyncIterator[Portal]:
     """Serve ``services`` (each on a database of its own, of the same kind as ``gateway_database_url``, with a quick
-    outbox relay) and the gateway relaying to them, all migrated; yields them, then drops what it created."""
+    outbox relay) and the gateway relaying to them, all migrated; ``own`` gives a service settings of its own (e.g.
+    ``documents={"storage_backend": "s3", ...}``). Yields them, then drops what it created."""
     databases = {
         name: sqlite_url(tmp_path, name) if is_sqlite(gateway_database_url) else await create_postgres_database()
         for name in services
@@ -54,9 +64,12 @@ async def running_portal(
             bases = {}
             for name in services:
                 await migrate(name, settings)
-                app = importlib.import_module(f"services.{name}.app").create_app(settings)
+                service_settings = importlib.import_module(f"services.{name}.settings").Settings
+                mine = service_settings(**{**settings.model_dump(), **own.get(name, {})})
+                app = importlib.import_module(f"services.{name}.app").create_app(mine)
                 bases[name] = await stack.enter_async_context(serve(app))
-            settings = settings.model_copy(update={f"{name}_url": base for name, base in bases.items()})
+            absent = {f"{name}_url": CLOSED for name in INTERNAL_SERVICES if name not in bases}
+            settings = settings.model_copy(update={**absent, **{f"{name}_url": base for name, base in bases.items()}})
             gateway = await stack.enter_async_context(running_gateway(settings))
             yield Portal(gateway, vhost_url, bases)
     finally:

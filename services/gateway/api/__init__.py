@@ -10,6 +10,7 @@ from services.gateway.api import (
     auth,
     cases,
     collaborators,
+    documents,
     orders,
     patient_links,
     phones,
@@ -31,6 +32,7 @@ for area in (
     admin,
     orders,
     cases,
+    documents,
     patient_links,
     staff,
 ):

@@ -2,8 +2,9 @@
 dashboard's numbers, relayed to the cases service with the caller's internal token and collaborations.
 
 What the gateway adds: the thumbnail URL of each case's main photo, the case page's parts other services own
-(``documents``: not served yet, so the page says it is degraded), and the audit log (DOMAIN.md "Privacy"): every read
-of a case and every approval is written, refused attempts on another doctor's case included, for that doctor to read.
+(``documents``, null when the documents service does not answer), and the audit log (DOMAIN.md "Privacy"): every
+read of a case and every approval is written, refused attempts on another doctor's case included, for that doctor to
+read.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.responses import Response
 
 from services.cases.schemas import AnswerIn, ApproveIn, CommentIn, LabelAssign, LabelEdit, ReasonIn, ResumeIn
+from services.gateway.api.documents import with_urls
 from services.gateway.audit import record
 from services.gateway.auth import Caller, CaseActor, CaseDoctor
 from services.gateway.downstream import relayed, send, service_path
@@ -73,14 +75,19 @@ def list_answer(answer: httpx.Response) -> Response:
     return JSONResponse({**page, "items": [with_thumbnail(item) for item in page["items"]]})
 
 
-def page_answer(answer: httpx.Response) -> Response:
-    """The case page: the cases service's ``{case, action_required, history}`` with ``documents`` (null: the
-    documents service does not serve them yet) and ``meta`` saying so."""
+async def page_answer(request: Request, caller: Caller, case_id: str, answer: httpx.Response) -> Response:
+    """The case page: the cases service's ``{case, action_required, history}`` with the documents service's
+    ``documents`` of the case; when that service does not answer, ``documents`` is null and ``meta`` says so."""
     if not answer.is_success:
         return relayed(answer)
     page = answer.json()
-    body = {**page, "case": with_thumbnail(page["case"]), "documents": None}
-    return JSONResponse({**body, "meta": {"partial": True, "degraded": ["documents"]}})
+    try:
+        listed = await send(request, caller, "documents", service_path("/v1/cases/{}/documents", case_id))
+    except HTTPException:
+        listed = None
+    documents = [with_urls(d) for d in listed.json()["items"]] if listed and listed.is_success else None
+    meta = {"partial": False, "degraded": []} if documents is not None else {"partial": True, "degraded": ["documents"]}
+    return JSONResponse({**page, "case": with_thumbnail(page["case"]), "documents": documents, "meta": meta})
 
 
 @router.get("/cases")
@@ -94,7 +101,8 @@ async def list_cases(request: Request, caller: CaseDoctor) -> Response:
 @router.get("/cases/{case_id}")
 async def read_case(case_id: str, request: Request, caller: CaseDoctor) -> Response:
     """The case page ``{case, action_required, documents, history, meta}``; audited."""
-    return page_answer(await relay(request, caller, "/v1/cases/{}", case_id, audit="case.read"))
+    answer = await relay(request, caller, "/v1/cases/{}", case_id, audit="case.read")
+    return await page_answer(request, caller, case_id, answer)
 
 
 @router.get("/cases/{case_id}/setups")

@@ -4,17 +4,19 @@ A lab member's read of a case is written to its doctor's audit log."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from services.cases.schemas import DeliverIn, PhaseIn, RecordsProblemIn, SetupIn, ShipIn
 from services.gateway.api.cases import case_answer, list_answer, page_answer, relay
+from services.gateway.api.documents import store
 from services.gateway.auth import Staff
-from services.gateway.downstream import relayed
+from services.gateway.downstream import downstream, relayed, service_path
+from services.gateway.uploads import MultipartUpload, multipart_form
+from shared.problems import ProblemError, ProblemRoute, invalid
 
-router = APIRouter(prefix="/staff", tags=["staff"])
+router = APIRouter(prefix="/staff", tags=["staff"], route_class=ProblemRoute)
 
 
 @router.get("/cases")
@@ -26,7 +28,8 @@ async def list_cases(request: Request, caller: Staff) -> Response:
 @router.get("/cases/{case_id}")
 async def read_case(case_id: str, request: Request, caller: Staff) -> Response:
     """The case page as the lab sees it ``{case, action_required: [], documents, history, meta}``; audited."""
-    return page_answer(await relay(request, caller, "/v1/staff/cases/{}", case_id, audit="case.read"))
+    answer = await relay(request, caller, "/v1/staff/cases/{}", case_id, audit="case.read")
+    return await page_answer(request, caller, case_id, answer)
 
 
 @router.get("/cases/{case_id}/setups")
@@ -35,27 +38,63 @@ async def list_setups(case_id: str, request: Request, caller: Staff) -> Response
     return relayed(await relay(request, caller, "/v1/staff/cases/{}/setups", case_id, audit="case.setups.read"))
 
 
-@router.post("/cases/{case_id}/setups", status_code=201)
-async def publish_setup(
-    case_id: str,
-    request: Request,
-    caller: Staff,
-    technician_comment: Annotated[str, Form(max_length=5000)],
-    steps_upper: Annotated[int, Form(ge=0, le=200)],
-    steps_lower: Annotated[int, Form(ge=0, le=200)],
-    file: Annotated[UploadFile | None, File(description="the setup's viewer file")] = None,
-) -> Response:
-    """Multipart ``technician_comment``, ``steps_upper``, ``steps_lower`` (and ``file``, the setup's viewer file) →
-    201 ``{version, published_at, state, ...}``; the case goes to ``setup_approval_pending``. The documents
-    service, which keeps files, does not take uploads yet: a request with a ``file`` is answered 501 and publishes
-    nothing (publish without it)."""
-    if file is not None:
-        raise HTTPException(
-            501, "setup files are kept by the documents service, which does not take uploads yet: publish without file"
-        )
-    body = SetupIn(technician_comment=technician_comment, steps_upper=steps_upper, steps_lower=steps_lower)
+SETUP_FORM = multipart_form(
+    {
+        "technician_comment": {"type": "string", "maxLength": 5000},
+        "steps_upper": {"type": "integer", "minimum": 0},
+        "steps_lower": {"type": "integer", "minimum": 0},
+    },
+    ["technician_comment", "steps_upper", "steps_lower"],
+)
+
+
+@router.post("/cases/{case_id}/setups", status_code=201, openapi_extra=SETUP_FORM)
+async def publish_setup(case_id: str, request: Request, caller: Staff) -> Response:
+    """Form ``technician_comment``, ``steps_upper``, ``steps_lower``, then optionally ``file`` (the setup's
+    viewer file, streamed to the documents service as a document of the case, slot ``setup``) → 201 ``{version,
+    published_at, state, ...}``; the case goes to ``setup_approval_pending``. A setup the cases service refuses
+    leaves no file behind. Without a file the form may be URL-encoded."""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        fields = {key: str(value) for key, value in (await request.form()).items()}
+        body = _setup(fields)
+        return relayed(await relay(request, caller, "/v1/staff/cases/{}/setups", case_id, body=body))
+    form = MultipartUpload(request, limit=request.app.state.runtime.settings.upload_max_bytes)
+    fields = await form.fields()
+    try:
+        body = _setup(fields)
+    except ProblemError:
+        await form.drain()
+        raise
+    if not form.has_file:
+        return relayed(await relay(request, caller, "/v1/staff/cases/{}/setups", case_id, body=body))
+    stored = await store(request, caller, case_id, form, "setup")
+    if stored.status_code != 201:
+        return relayed(stored)
+    document_id = stored.json()["id"]
+    body = body.model_copy(update={"document_id": document_id})
     answer = await relay(request, caller, "/v1/staff/cases/{}/setups", case_id, body=body)
+    if not answer.is_success:
+        await downstream(request).call(
+            "documents", "DELETE", service_path("/v1/documents/{}", document_id), caller.principal
+        )
     return relayed(answer)
+
+
+def _setup(fields: dict[str, str]) -> SetupIn:
+    """The setup the form's fields describe; 422 naming every field that is missing or wrong."""
+    values: dict[str, object] = {"technician_comment": fields.get("technician_comment")}
+    errors = []
+    for name in ("steps_upper", "steps_lower"):
+        try:
+            values[name] = int(fields[name])
+        except (KeyError, ValueError):
+            errors.append({"field": name, "message": "a whole number of aligner steps is required"})
+    if errors:
+        raise invalid(errors)
+    try:
+        return SetupIn.model_validate(values)
+    except ValidationError as exc:
+        raise invalid([{"field": str(e["loc"][0]), "message": e["msg"]} for e in exc.errors()]) from exc
 
 
 @router.post("/cases/{case_id}/records-problem")
