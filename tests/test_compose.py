@@ -98,9 +98,13 @@ def published(definition: dict[str, Any]) -> list[tuple[str, int]]:
 
 
 def known_variables() -> set[str]:
-    """Every environment variable ``PortalSettings`` reads, plus the standard OpenTelemetry ones."""
+    """Every environment variable the services' settings read (``PortalSettings`` and each service's own), plus the
+    standard OpenTelemetry ones."""
     names = set()
-    for field_name, field in PortalSettings.model_fields.items():
+    fields = dict(PortalSettings.model_fields)
+    for service in SERVICES:
+        fields.update(importlib.import_module(f"services.{service}.settings").Settings.model_fields)
+    for field_name, field in fields.items():
         names.add(f"PORTAL_{field_name.upper()}")
         if isinstance(field.validation_alias, AliasChoices):
             names.update(choice for choice in field.validation_alias.choices if isinstance(choice, str))
@@ -142,9 +146,11 @@ def test_every_app_container_comes_from_the_one_dockerfile(compose: dict[str, An
 
 
 def test_only_the_gateway_is_published_and_the_ops_uis_only_on_localhost(compose: dict[str, Any]) -> None:
-    """The gateway publishes 8000 on every interface; the operations UIs only on 127.0.0.1; nothing else at all."""
+    """The gateway publishes 8000 on every interface; the operations UIs and MinIO's S3 API only on 127.0.0.1;
+    nothing else at all."""
     ports = {name: published(definition) for name, definition in compose["services"].items()}
     assert ports.pop("gateway") == [("", 8000)]
+    assert ports["minio"].pop(0) == ("127.0.0.1", 9000)  # the S3 API signed download URLs point at
     for name, port in OPS_UIS.items():
         assert ports.pop(name) == [("127.0.0.1", port)], name
     assert {name: found for name, found in ports.items() if found} == {}
