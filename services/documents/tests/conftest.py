@@ -36,9 +36,10 @@ from shared.internal_token import Principal, mint_internal_token
 from shared.messaging.outbox import OutboxMessage
 from tests.harness.events import envelope_of
 from tests.harness.fixtures import migrate
+from tests.harness.samples import CASE_01_DIR
 from tests.harness.servers import serve
 
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "case-01"
+SAMPLES = CASE_01_DIR
 CASE_01 = {
     "photo.face_frontal": "face_frontal.jpg",
     "photo.face_smiling": "face_smiling.jpg",

@@ -8,7 +8,6 @@ import struct
 import tracemalloc
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pillow_heif
 import pytest
@@ -31,8 +30,9 @@ from services.documents.content import (
 )
 from shared.events.documents import RECORD_SLOTS
 from shared.events.orders import PHOTO_SLOTS
+from tests.harness.samples import CASE_01_DIR
 
-SAMPLES = Path("/work/shared/samples/case-01")
+SAMPLES = CASE_01_DIR
 CHUNK_SIZES = (1, 7, PREFIX_BYTES + 1)
 UPPER_JAW_TRIANGLES = 85_232
 

@@ -9,7 +9,6 @@ import stat
 import struct
 import time
 import zipfile
-from pathlib import Path
 
 import pytest
 
@@ -22,8 +21,9 @@ from services.documents.scanner_exports import (
     open_entry,
     read_export,
 )
+from tests.harness.samples import CASE_01_DIR
 
-SAMPLES = Path("/work/shared/samples/case-01")
+SAMPLES = CASE_01_DIR
 LIMIT = 100 * 1024 * 1024
 MIB = 1 << 20
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 200

@@ -22,9 +22,10 @@ from services.documents.storage.local import INCOMING, LocalStorage
 from services.documents.storage.s3 import PART_SIZE, S3Storage
 from services.documents.tests.conftest import s3_settings
 from tests.harness.rabbit import free_port
+from tests.harness.samples import CASE_01_DIR
 
 MIB = 1024 * 1024
-SAMPLE = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "case-01" / "upper_jaw.stl"
+SAMPLE = CASE_01_DIR / "upper_jaw.stl"
 KEY = f"cases/{uuid.uuid4()}/{uuid.uuid4()}"
 
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from pathlib import Path
 
 import pillow_heif
 import pytest
 from PIL import Image, ImageCms
 
 from services.documents.thumbnails import THUMBNAIL_LONGEST_SIDE, ThumbnailError, make_thumbnail
+from tests.harness.samples import CASE_01_DIR
 
-SAMPLES = Path("/work/shared/samples/case-01")
+SAMPLES = CASE_01_DIR
 ORIENTATION = 0x0112
 MAKE = 0x010F
 BODY_SERIAL_NUMBER = 0xA431
