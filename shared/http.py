@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -96,6 +97,11 @@ def install_problem_handlers(app: FastAPI) -> None:
             return problem(422, "Invalid input", "text must not contain NUL characters or invalid UTF-8")
         log.error("database error", error=repr(exc))
         return problem(500, "Internal Server Error", "the request could not be completed")
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, _exc: ClientDisconnect) -> Response:
+        log.info("client went away before sending the whole request", path=request.url.path)
+        return problem(400, "Bad Request", "the request body ended before it was complete")
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> Response:

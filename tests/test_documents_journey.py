@@ -104,7 +104,15 @@ async def test_a_doctor_sends_every_record_and_the_case_goes_on(portal: Portal) 
         assert refused.status_code == 415 and "STL, PLY or OBJ" in refused.json()["detail"]
         nameless = await doctor.post(f"/cases/{case_id}/documents", files={"file": ("a.stl", b"solid")})
         assert nameless.status_code == 422 and nameless.json()["errors"][0]["field"] == "slot"
+        odd = await doctor.post(
+            f"/cases/{case_id}/documents",
+            content=b"x",
+            headers={"Content-Type": f"multipart/form-data; boundary={'b' * 300}"},
+        )
+        assert odd.status_code == 415 and "boundary" in odd.json()["detail"]
         upper = stored["scan.upper"]
+        lab_copy = await fetch(lab, upper["content_url"])
+        assert lab_copy.status_code == 200 and lab_copy.content == (SAMPLES / CASE_01["scan.upper"]).read_bytes()
         assert (await stranger.get(upper["content_url"].removeprefix("/api/v1"))).status_code == 404
         assert (await stranger.get(f"/cases/{case_id}/records")).status_code == 404
 

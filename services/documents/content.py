@@ -468,19 +468,33 @@ def _check_png(prefix: bytes, tail: bytes, size: int, lines: _LineCounter | None
     if not tail.endswith(_PNG_IEND):
         raise ContentRefused("the PNG file is truncated: it does not end with an image end chunk (IEND)")
     width, height = struct.unpack_from(">II", header, 8)
+    return _pixels_checked("PNG", width, height)
+
+
+MAX_PIXELS = 200_000_000
+"""Largest image accepted, in pixels (width x height): past it no photo viewer or thumbnail can decode it safely."""
+
+
+def _pixels_checked(kind: str, width: int, height: int) -> dict[str, int | str]:
+    if width * height > MAX_PIXELS:
+        raise ContentRefused(
+            f"the {kind} image declares {width:,} x {height:,} pixels; at most {MAX_PIXELS:,} pixels are accepted"
+        )
     return {"width": width, "height": height}
 
 
 def _check_jpeg(prefix: bytes, tail: bytes, size: int, lines: _LineCounter | None) -> dict[str, int | str]:
-    """JPEG (ITU-T T.81 §B.2.2): the frame header (SOF) gives the size, read by Pillow from the first bytes."""
+    """JPEG (ITU-T T.81 §B.2.2): the frame header (SOF) gives the size, read by Pillow from the first bytes; the file
+    must end with the end-of-image marker ``FF D9`` (§B.2.1) within its last bytes (a file cut short has none)."""
     try:
         image = JpegImagePlugin.JpegImageFile(io.BytesIO(prefix))
     except (OSError, SyntaxError, ValueError, struct.error) as exc:
         raise ContentRefused(
             f"the JPEG file is damaged: no frame header (SOF) giving its size in its first {HEADER_BYTES:,} bytes"
         ) from exc
-    width, height = image.size
-    return {"width": width, "height": height}
+    if b"\xff\xd9" not in tail[-4096:]:
+        raise ContentRefused("the JPEG file is truncated: it does not end with an end-of-image marker")
+    return _pixels_checked("JPEG", *image.size)
 
 
 def _check_heic(prefix: bytes, tail: bytes, size: int, lines: _LineCounter | None) -> dict[str, int | str]:

@@ -10,15 +10,18 @@ reset connection).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
-from python_multipart.exceptions import MultipartParseError
+from python_multipart.exceptions import FormParserError, MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from shared.problems import ProblemError, content_too_large, invalid
 
+READ_TIMEOUT_SECONDS = 60.0
+"""How long an upload may send nothing before it is given up (a stalled client holds no resource forever)."""
 MAX_FIELD_BYTES = 10_000
 MAX_FIELDS = 20
 
@@ -77,14 +80,21 @@ class MultipartUpload:
             "on_part_data": lambda data, start, end: self._events.append(("data", data[start:end])),
             "on_part_end": lambda: self._events.append(("end", None)),
         }
-        return MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+        try:
+            return MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+        except FormParserError as exc:
+            raise ProblemError(415, "Unsupported Media Type", f"unusable multipart boundary: {exc}") from exc
 
     async def _next_events(self) -> bool:
         """Feed the parser the next chunk of the body; False at the end of the body."""
         try:
-            chunk = await anext(self._stream)
+            chunk = await asyncio.wait_for(anext(self._stream), READ_TIMEOUT_SECONDS)
         except StopAsyncIteration:
             return False
+        except TimeoutError:
+            raise ProblemError(
+                408, "Request Timeout", f"no byte of the upload arrived for {READ_TIMEOUT_SECONDS:.0f} s"
+            ) from None
         try:
             self._parser.write(chunk)
         except MultipartParseError as exc:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from services.documents import checklist
 from services.documents.access import Access, Caller, await_case, find_case, find_document
@@ -27,7 +27,7 @@ from services.documents.unpacking import read_manifest, unpack
 from services.documents.uploads import drain, file_chunks, receive
 from shared.events.documents import RECORD_SLOTS, DocumentDeleted, DocumentUploaded
 from shared.messaging.outbox import add_event
-from shared.problems import CaseRoute, ProblemError, content_too_large, invalid
+from shared.problems import CaseRoute, ProblemError, content_too_large, invalid, not_found
 from shared.service import Runtime
 
 router = APIRouter(route_class=CaseRoute)
@@ -301,8 +301,10 @@ async def delete_document(document_id: str, request: Request, caller: Caller) ->
         payload = DocumentDeleted(
             document_id=document.id, case_id=document.case_id, doctor_id=document.doctor_id, slot=document.slot
         )
+        gone = await session.execute(delete(Document).where(Document.id == document.id))
+        if gone.rowcount != 1:  # a concurrent request deleted it first
+            raise not_found("document")
         add_event(session, payload, source=SERVICE, subject=document.id, aggregate_version=2)
-        await session.delete(document)
     for key in (document.storage_key, document.thumbnail_key):
         if key:
             await storage.delete(key)

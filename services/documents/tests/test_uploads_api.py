@@ -74,10 +74,11 @@ REFUSED = [
     ("photo.face_frontal", (SAMPLES / "upper_jaw.stl").read_bytes()[:300_000], 415, "this file is STL"),
     ("scan.lower", (SAMPLES / "lower_jaw.stl").read_bytes()[:-25], 422, "truncated"),
     ("photo.left_buccal", b"", 422, "empty"),
+    ("photo.face_smiling", (SAMPLES / "face_smiling.jpg").read_bytes()[:5000], 422, "JPEG file is truncated"),
     ("xray.panoramic", uuid.uuid4().bytes * 1000, 415, "not recognised"),
 ]
-"""A PNG renamed .stl, an STL renamed .jpg, a truncated STL, an empty file, random bytes: slot, body, status and
-words of the refusal."""
+"""A PNG renamed .stl, an STL renamed .jpg, a truncated STL, an empty file, a truncated JPEG, random bytes: slot,
+body, status and words of the refusal."""
 
 
 async def test_a_file_that_does_not_fit_is_refused_and_leaves_nothing(documents: Documents) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from services.gateway.audit import record
-from services.gateway.auth import Caller, CaseDoctor, Database
+from services.gateway.auth import Caller, CaseActor, CaseDoctor, Database
 from services.gateway.downstream import downstream, relayed, send, service_path, streamed
 from services.gateway.models import Practice
 from services.gateway.uploads import MultipartUpload, multipart_form
@@ -81,9 +81,11 @@ UPLOAD_FORM = multipart_form(
 
 
 @router.post("/cases/{case_id}/documents", status_code=201, openapi_extra=UPLOAD_FORM)
-async def upload(case_id: str, request: Request, caller: CaseDoctor) -> Response:
+async def upload(case_id: str, request: Request, caller: CaseDoctor, db: Database) -> Response:
     """Multipart ``slot`` (and optional ``order_id``) then ``file``, streamed → 201 the document; 413 past the
-    upload limit, 415 when the slot does not take the file's type, 422 for an empty or broken file; audited."""
+    upload limit, 415 when the slot does not take the file's type, 422 for an empty or broken file, 408 when the
+    client stops sending for a minute; audited. No database connection is held while the file streams."""
+    await db.close()
     form = MultipartUpload(request, limit=request.app.state.runtime.settings.upload_max_bytes)
     fields = await form.fields()
     missing = [
@@ -107,7 +109,7 @@ async def upload(case_id: str, request: Request, caller: CaseDoctor) -> Response
 
 
 @router.get("/cases/{case_id}/documents")
-async def list_documents(case_id: str, request: Request, caller: CaseDoctor) -> Response:
+async def list_documents(case_id: str, request: Request, caller: CaseActor) -> Response:
     """Every document of the case ``{items: [document]}``, oldest first."""
     answer = await send(request, caller, "documents", service_path("/v1/cases/{}/documents", case_id))
     return _json_answer(answer, lambda body: {"items": [with_urls(d) for d in body["items"]]})
@@ -120,7 +122,7 @@ def checklist_with_urls(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/cases/{case_id}/records")
-async def records(case_id: str, request: Request, caller: CaseDoctor) -> Response:
+async def records(case_id: str, request: Request, caller: CaseActor) -> Response:
     """The records checklist: each slot, required or not, the document in it, ``complete``, ``missing``."""
     answer = await send(request, caller, "documents", service_path("/v1/cases/{}/records", case_id))
     return _json_answer(answer, checklist_with_urls)
@@ -132,7 +134,7 @@ async def _open(request: Request, caller: Caller, path: str) -> httpx.Response:
 
 
 @router.get("/documents/{document_id}/content", response_model=None)
-async def content(document_id: str, request: Request, caller: CaseDoctor) -> Response:
+async def content(document_id: str, request: Request, caller: CaseActor) -> Response:
     """The bytes (``Range`` supported), or 307 to a short-lived signed URL on the S3 backend; audited."""
     answer = await _open(request, caller, service_path("/v1/documents/{}/content", document_id))
     await _audit(request, caller, answer, "document.download", document_id)
@@ -140,7 +142,7 @@ async def content(document_id: str, request: Request, caller: CaseDoctor) -> Res
 
 
 @router.get("/documents/{document_id}/thumbnail", response_model=None)
-async def thumbnail(document_id: str, request: Request, caller: CaseDoctor) -> Response:
+async def thumbnail(document_id: str, request: Request, caller: CaseActor) -> Response:
     """A photo's thumbnail: JPEG, longest side 320 px, upright."""
     return streamed(await _open(request, caller, service_path("/v1/documents/{}/thumbnail", document_id)))
 

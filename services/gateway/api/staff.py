@@ -11,7 +11,7 @@ from starlette.responses import Response
 from services.cases.schemas import DeliverIn, PhaseIn, RecordsProblemIn, SetupIn, ShipIn
 from services.gateway.api.cases import case_answer, list_answer, page_answer, relay
 from services.gateway.api.documents import store
-from services.gateway.auth import Staff
+from services.gateway.auth import Database, Staff
 from services.gateway.downstream import downstream, relayed, service_path
 from services.gateway.uploads import MultipartUpload, multipart_form
 from shared.problems import ProblemError, ProblemRoute, invalid
@@ -49,11 +49,13 @@ SETUP_FORM = multipart_form(
 
 
 @router.post("/cases/{case_id}/setups", status_code=201, openapi_extra=SETUP_FORM)
-async def publish_setup(case_id: str, request: Request, caller: Staff) -> Response:
+async def publish_setup(case_id: str, request: Request, caller: Staff, db: Database) -> Response:
     """Form ``technician_comment``, ``steps_upper``, ``steps_lower``, then optionally ``file`` (the setup's
     viewer file, streamed to the documents service as a document of the case, slot ``setup``) → 201 ``{version,
     published_at, state, ...}``; the case goes to ``setup_approval_pending``. A setup the cases service refuses
-    leaves no file behind. Without a file the form may be URL-encoded."""
+    leaves no file behind. Without a file the form may be URL-encoded. No database connection is held while the
+    file streams."""
+    await db.close()
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         fields = {key: str(value) for key, value in (await request.form()).items()}
         body = _setup(fields)
