@@ -89,8 +89,13 @@ async def test_the_lab_takes_a_doctors_case_to_its_last_phase_and_the_doctor_fol
         # the draft opened the case before its submission arrived: once that has, the case waits for the records
         # check, which is nobody's action
         submitted_seen = lambda page: any(e["kind"] == "order_submitted" for e in page["history"])  # noqa: E731
-        waiting = await case_reaches(doctor, case_id, "incomplete_submission", until=submitted_seen)
-        assert waiting["action_required"] == []
+        waiting = await case_reaches(
+            doctor,
+            case_id,
+            "incomplete_submission",
+            until=lambda page: submitted_seen(page) and not page["action_required"],
+        )
+        assert waiting["case"]["records"]["order_id"] == order["id"]
         await records_complete(portal, order, str(account["id"]))
         page = await case_reaches(doctor, case_id, "setup_in_progress")
         assert page["case"]["order_number"] == order["order_number"] and page["documents"] is None
