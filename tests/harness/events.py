@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.events.envelope import Envelope
+from shared.messaging.consumer import Consumer
 from shared.messaging.topology import EVENTS_EXCHANGE, declare_exchanges
 
 
@@ -105,3 +107,16 @@ async def publish(url: str, *envelopes: Envelope) -> None:
             await events.publish(message, routing_key=envelope.routing_key, mandatory=True)
     finally:
         await connection.close()
+
+
+async def apply_through(
+    consumers: list[Consumer], sessions: async_sessionmaker[AsyncSession], *envelopes: Envelope
+) -> list[str]:
+    """Apply ``envelopes`` in order through a service's own ``consumers`` (inbox, handler and outbox in one
+    transaction each, as a delivery would); returns each outcome (``applied``, ``duplicate``, ``stale``)."""
+    outcomes = []
+    for envelope in envelopes:
+        [consumer] = [c for c in consumers if f"{envelope.type}.v{envelope.version}" in c.routing_keys]
+        subscription, payload = consumer.subscription_for(envelope)
+        outcomes.append(await consumer.apply(sessions, envelope, subscription, payload))
+    return outcomes

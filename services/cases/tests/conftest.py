@@ -31,7 +31,7 @@ from shared.events.orders import (
     PatientSummary,
 )
 from shared.internal_token import Collaboration, Principal, mint_internal_token
-from tests.harness.events import envelope_of
+from tests.harness.events import apply_through, envelope_of
 from tests.harness.fixtures import migrate
 from tests.harness.servers import serve
 
@@ -76,12 +76,7 @@ class Cases:
     async def apply(self, *envelopes: Envelope) -> list[str]:
         """Apply ``envelopes`` in order through the service's own consumers (inbox, handler and outbox in one
         transaction each, as a delivery would); returns each outcome (``applied``, ``duplicate``, ``stale``)."""
-        outcomes = []
-        for envelope in envelopes:
-            [consumer] = [c for c in consumers if f"{envelope.type}.v{envelope.version}" in c.routing_keys]
-            subscription, payload = consumer.subscription_for(envelope)
-            outcomes.append(await consumer.apply(self.sessions, envelope, subscription, payload))
-        return outcomes
+        return await apply_through(consumers, self.sessions, *envelopes)
 
     def next_version(self, subject: str) -> int:
         """The next aggregate version of ``subject`` as its publisher would count it."""

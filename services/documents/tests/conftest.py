@@ -34,7 +34,7 @@ from shared.events.orders import (
 )
 from shared.internal_token import Principal, mint_internal_token
 from shared.messaging.outbox import OutboxMessage
-from tests.harness.events import envelope_of
+from tests.harness.events import apply_through, envelope_of
 from tests.harness.fixtures import migrate
 from tests.harness.samples import CASE_01_DIR
 from tests.harness.servers import serve
@@ -96,12 +96,7 @@ class Documents:
 
     async def apply(self, *envelopes: Envelope) -> list[str]:
         """Apply ``envelopes`` through the service's own consumers, as deliveries would; returns the outcomes."""
-        outcomes = []
-        for envelope in envelopes:
-            [consumer] = [c for c in consumers if f"{envelope.type}.v{envelope.version}" in c.routing_keys]
-            subscription, payload = consumer.subscription_for(envelope)
-            outcomes.append(await consumer.apply(self.sessions, envelope, subscription, payload))
-        return outcomes
+        return await apply_through(consumers, self.sessions, *envelopes)
 
     async def published(self, event_type: str) -> list[dict[str, Any]]:
         """The payloads of the service's events of ``event_type`` in its outbox, oldest first."""
