@@ -18,10 +18,10 @@ from services.cases.statuses import BEFORE_HOLD, BUCKETS, Action
 from services.cases.views import case_item
 from shared.db import utcnow
 from shared.events.cases import CasePackage, CaseStatus, CollaboratorStatus
+from shared.paging import PageNumber, PageSize
 from shared.problems import CaseRoute
 
 router = APIRouter(route_class=CaseRoute)
-MAX_PAGE = 1_000_000
 
 
 Statuses = Annotated[list[CaseStatus] | None, Query(description="repeatable: cases in any of these statuses")]
@@ -37,8 +37,8 @@ def list_request(
     collaborator_status: Annotated[CollaboratorStatus | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=200, description="order number or patient name, any accents")] = None,
     sort: Sort = "-created_at",
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: PageNumber = 1,
+    page_size: PageSize = 50,
 ) -> ListQuery:
     """The orders list's query parameters (API.md "Cases" ``GET /cases``; 422 for a value out of its range)."""
     return ListQuery(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,10 +46,6 @@ def writing_doctor(request: Request) -> str:
 
 Scope = Annotated[str | None, Depends(reading_scope)]
 DoctorId = Annotated[str, Depends(writing_doctor)]
-MAX_PAGE = 1_000_000
-"""The last page number a list accepts (a larger one would overflow the database's offset)."""
-PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="from 1")]
-PageSize = Annotated[int, Query(ge=1, le=200)]
 
 
 async def find_owned(session: AsyncSession, model: type[Owned], object_id: str, scope: str | None) -> Owned:

@@ -16,8 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.orders.api.common import (
     Database,
     DoctorId,
-    PageNumber,
-    PageSize,
     Scope,
     find_order,
     find_patient,
@@ -34,6 +32,7 @@ from services.orders.schemas import OrderOut, Page
 from services.orders.views import order_body, patient_data
 from shared.db import utcnow
 from shared.idempotency import fingerprint, key_of, run_idempotent
+from shared.paging import PageNumber, PageSize
 from shared.problems import ProblemRoute
 
 router = APIRouter(route_class=ProblemRoute)

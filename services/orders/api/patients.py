@@ -9,13 +9,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.orders.api.common import Database, DoctorId, PageNumber, PageSize, Scope, find_patient
+from services.orders.api.common import Database, DoctorId, Scope, find_patient
 from services.orders.events import publish_patient_updated
 from services.orders.models import Patient
 from services.orders.schemas import Page, PatientIn, PatientOut, PatientPatch
 from services.orders.views import patient_body
 from shared.db import utcnow
 from shared.idempotency import fingerprint, key_of, run_idempotent
+from shared.paging import PageNumber, PageSize
 from shared.problems import ProblemError, ProblemRoute
 from shared.search import like_pattern, search_key, search_terms
 
