@@ -19,7 +19,13 @@ from shared.messaging.outbox import OutboxMessage
 from shared.settings import PortalSettings
 from tests.harness.fixtures import migrate
 
-SHARED_TABLES = {"gateway": (), "orders": (IdempotencyKey,), "cases": (IdempotencyKey,), "documents": ()}
+SHARED_TABLES = {
+    "gateway": (),
+    "orders": (IdempotencyKey,),
+    "cases": (IdempotencyKey,),
+    "documents": (),
+    "notifications": (IdempotencyKey,),
+}
 """The tables of ``shared`` a service's database holds besides the messaging ones."""
 
 DATABASE_ONLY_INDEXES = {"ix_cases_search_trgm"}

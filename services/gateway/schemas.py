@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from services.gateway.security import password_problems
+from shared.events.notifications import NOTIFICATION_KINDS
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -45,19 +46,6 @@ Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,50}$")]
 PhoneNumber = Annotated[str, StringConstraints(pattern=r"^\+?(?:[ ().-]*[0-9]){6,20}[ ().-]*$", max_length=40)]
 """A phone number as people write it: an optional ``+``, then 6 to 20 digits among spaces, dots, dashes, brackets."""
 
-NOTIFICATION_KINDS: tuple[str, ...] = (
-    "setup_published",
-    "records_missing",
-    "submission_problem",
-    "phase_shipped",
-    "last_phase_delivered",
-    "case_on_hold",
-    "case_resumed",
-    "case_expiring_soon",
-    "case_expired",
-    "setup_ready_for_approval",
-)
-"""Every kind of notification a doctor can receive, each with its own e-mail switch (all on by default)."""
 
 T = TypeVar("T")
 

@@ -3,4 +3,11 @@
 Importing this package registers every payload model of the catalogue (one module per publishing aggregate).
 """
 
-from shared.events import cases, catalogue, doctors, documents, orders  # noqa: F401  (registers the payload models)
+from shared.events import (  # noqa: F401  (registers the payload models)
+    cases,
+    catalogue,
+    doctors,
+    documents,
+    notifications,
+    orders,
+)

@@ -14,11 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from services.gateway.auth import CurrentCaller, Database, client_address
 from services.gateway.events import publish_registered
 from services.gateway.models import Account, LoginFailure, Practice, Session
-from services.gateway.schemas import NOTIFICATION_KINDS, AccountOut, LoginRequest, RegisterRequest, TokenResponse
+from services.gateway.schemas import AccountOut, LoginRequest, RegisterRequest, TokenResponse
 from services.gateway.security import SESSION_TOKEN_PREFIX
 from services.gateway.settings import Settings
 from shared.credentials import digest, hash_password, new_token, verify_password
 from shared.db import utcnow
+from shared.events.notifications import NOTIFICATION_KINDS
 
 router = APIRouter(tags=["identity"])
 INVALID_CREDENTIALS = "the e-mail or the password is wrong"

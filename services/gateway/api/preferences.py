@@ -10,8 +10,9 @@ from fastapi import APIRouter
 from services.gateway.auth import Database, Doctor
 from services.gateway.events import publish_updated
 from services.gateway.models import Account
-from services.gateway.schemas import NOTIFICATION_KINDS, ClinicalPreferences, EmailNotifications
+from services.gateway.schemas import ClinicalPreferences, EmailNotifications
 from shared.db import utcnow
+from shared.events.notifications import NOTIFICATION_KINDS
 
 router = APIRouter(tags=["account"])
 CLINICAL_DEFAULTS: dict[str, Any] = {

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from aio_pika.abc import AbstractQueue
 
-from services.gateway.schemas import NOTIFICATION_KINDS
 from services.gateway.tests.conftest import (
     Gateway,
     fields,
@@ -19,6 +18,7 @@ from services.gateway.tests.conftest import (
     sign_up,
     staff_token,
 )
+from shared.events.notifications import NOTIFICATION_KINDS
 
 SOME_OFF = {kind: kind not in ("phase_shipped", "case_expired") for kind in NOTIFICATION_KINDS}
 PREFERENCES: dict[str, Any] = {
