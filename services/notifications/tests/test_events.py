@@ -1,0 +1,237 @@
+"""Each business fact of a case becomes one notification for its doctor, with the right words, link, severity and an
+e-mail: on SQLite and PostgreSQL, the same event delivered twice still makes one notification and one e-mail; facts
+that ask nothing of the doctor make none; a notice that asks the doctor to act goes when the case moves on."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.policy import default
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.notifications.deliveries import send_due
+from services.notifications.tests.conftest import CaseOf, Notifications, doctor_profile
+from shared.db import utcnow
+from shared.events.cases import (
+    CaseExpiringSoon,
+    CaseStatusChanged,
+    CollaboratorStatusChanged,
+    PhaseDelivered,
+    PhaseShipped,
+    SetupPublished,
+)
+from shared.events.envelope import Envelope
+from shared.events.notifications import NOTIFICATION_KINDS
+
+
+def status(case: CaseOf, to: str, came_from: str, actor: str = "staff", **fields: Any) -> Envelope:
+    return case.event(CaseStatusChanged, status=to, previous_status=came_from, actor=actor, **fields)
+
+
+def setup_published(case: CaseOf, version: int = 2) -> Envelope:
+    return case.event(
+        SetupPublished,
+        version=version,
+        published_at=utcnow(),
+        technician_comment="IPR 0.2 mm between 11 and 21",
+        steps_upper=18,
+        steps_lower=16,
+    )
+
+
+FACTS: dict[str, tuple[Callable[[CaseOf], Envelope], str, list[str], str]] = {
+    "setup_published": (
+        setup_published,
+        "Treatment setup v2 awaits your approval",
+        ["published treatment setup v2 (18 upper, 16 lower steps)"],
+        "warning",
+    ),
+    "records_missing": (
+        lambda c: status(
+            c, "awaiting_records", "incomplete_submission", "doctor", slots=["photo.face_frontal", "scan.lower"]
+        ),
+        "Records needed",
+        ["needs face photo (frontal), lower arch scan"],
+        "warning",
+    ),
+    "submission_problem": (
+        lambda c: status(
+            c, "submission_problem", "setup_in_progress", reason="The upper scan is cut off", slots=["scan.upper"]
+        ),
+        "Problem with the submission",
+        ["The upper scan is cut off (upper arch scan)"],
+        "critical",
+    ),
+    "phase_shipped": (
+        lambda c: c.event(
+            PhaseShipped,
+            number=1,
+            steps_from=1,
+            steps_to=10,
+            carrier="DHL",
+            tracking_number="JD0146000012",
+            shipped_at=utcnow(),
+            expires_at=utcnow() + timedelta(days=365),
+        ),
+        "Phase 1 shipped",
+        ["steps 1 to 10", "with DHL, tracking number JD0146000012"],
+        "info",
+    ),
+    "last_phase_delivered": (
+        lambda c: c.event(PhaseDelivered, number=3, final=True, delivered_at=utcnow()),
+        "Last phase delivered",
+        ["phase 3, the last one, was delivered"],
+        "info",
+    ),
+    "case_on_hold": (
+        lambda c: status(c, "on_hold", "in_production", reason="Waiting for the patient's dentist"),
+        "Case on hold",
+        ["is on hold: Waiting for the patient's dentist"],
+        "warning",
+    ),
+    "case_resumed": (
+        lambda c: status(c, "in_production", "on_hold"),
+        "Case resumed",
+        ["was resumed: In production."],
+        "info",
+    ),
+    "case_expiring_soon": (
+        lambda c: c.event(CaseExpiringSoon, expires_at=utcnow() + timedelta(days=30), days_before=30),
+        "Case expires in 30 days",
+        [f"expires on {(utcnow() + timedelta(days=30)).date().isoformat()}"],
+        "warning",
+    ),
+    "case_expired": (
+        lambda c: status(c, "expired", "shipped", "system"),
+        "Case expired",
+        [f"expired on {utcnow().date().isoformat()}"],
+        "info",
+    ),
+    "setup_ready_for_approval": (
+        lambda c: c.event(
+            CollaboratorStatusChanged,
+            collaborator_status="ready_for_approval",
+            previous_collaborator_status="setup_evaluation",
+            setup_version=2,
+            collaborator_id="c0ffee00-0000-4000-8000-000000000001",
+        ),
+        "Setup v2 ready for your approval",
+        ["your collaborator reviewed treatment setup v2"],
+        "warning",
+    ),
+}
+
+
+def test_every_kind_has_a_fact() -> None:
+    assert sorted(FACTS) == sorted(NOTIFICATION_KINDS)
+
+
+async def eml_files(folder: Path, count: int, timeout: float = 10.0) -> list[Path]:
+    """The ``.eml`` files in ``folder`` once ``count`` are there; fails after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sorted(folder.glob("*.eml")) if folder.is_dir() else []
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"fewer than {count} e-mail file(s) in {folder}")
+
+
+@pytest.mark.parametrize("kind", sorted(FACTS))
+async def test_one_event_one_notification_and_one_email_even_when_delivered_twice(
+    notifications: Notifications, kind: str
+) -> None:
+    make, title, phrases, severity = FACTS[kind]
+    case = CaseOf()
+    await notifications.apply(doctor_profile(case.doctor_id))
+    fact = make(case)
+    assert await notifications.apply(fact, fact) == ["applied", "duplicate"]
+
+    async with notifications.doctor(case.doctor_id) as doctor:
+        listed = (await doctor.get("/notifications")).json()
+    assert listed["total"] == 1
+    [item] = listed["items"]
+    assert (item["kind"], item["title"], item["case_id"], item["severity"], item["read"]) == (
+        kind,
+        title,
+        case.case_id,
+        severity,
+        False,
+    )
+    assert item["body"].startswith(f"{case.order_number} · Zoë Lefèvre")
+    for phrase in phrases:
+        assert phrase in item["body"]
+
+    [eml] = await eml_files(notifications.settings.data_dir / "mail", 1)
+    await send_due(notifications.sessions, notifications.settings)  # nothing more is due
+    assert len(await notifications.deliveries_of(case.doctor_id)) == 1
+    assert len(list(eml.parent.glob("*.eml"))) == 1
+    message = email.message_from_bytes(eml.read_bytes(), policy=default)
+    assert message["Subject"] == title and message["To"] == f"dr-{case.doctor_id[:8]}@example.com"
+    text = message.get_content()
+    assert text.startswith("Dear Dr Martin,") and f"/cases/{case.case_id}" in text and phrases[0] in text
+
+
+async def test_facts_that_ask_nothing_of_the_doctor_make_no_notification(notifications: Notifications) -> None:
+    case = CaseOf()
+    await notifications.apply(
+        status(case, "incomplete_submission", None, "doctor"),  # type: ignore[arg-type]
+        status(case, "setup_in_progress", "incomplete_submission", "doctor"),
+        status(case, "in_production", "setup_approval_pending", "doctor"),
+        status(case, "on_hold", "in_production", "doctor"),  # the doctor's own hold and resume
+        status(case, "in_production", "on_hold", "doctor"),
+        case.event(PhaseDelivered, number=1, final=False, delivered_at=utcnow()),
+        case.event(
+            CollaboratorStatusChanged,
+            collaborator_status="setup_evaluation",
+            previous_collaborator_status="setup_pending",
+            setup_version=1,
+        ),
+    )
+    assert await notifications.notifications_of(case.doctor_id) == []
+
+
+async def test_an_approval_request_goes_when_the_case_moves_on_and_a_late_one_is_born_retired(
+    notifications: Notifications,
+) -> None:
+    case = CaseOf()
+    await notifications.apply(doctor_profile(case.doctor_id))
+    await notifications.apply(status(case, "setup_approval_pending", "setup_in_progress"), setup_published(case, 1))
+    async with notifications.doctor(case.doctor_id) as doctor:
+        assert [i["kind"] for i in (await doctor.get("/notifications")).json()["items"]] == ["setup_published"]
+        await notifications.apply(status(case, "setup_in_progress", "setup_approval_pending", "doctor"))
+        assert (await doctor.get("/notifications")).json()["items"] == []
+
+        # setup v2 published and approved, but the approval is heard before the publication
+        late_case = CaseOf(doctor_id=case.doctor_id)
+        published = setup_published(late_case, 2)
+        approved = status(late_case, "in_production", "setup_approval_pending", "doctor")
+        await notifications.apply(approved, published)
+        assert (await doctor.get("/notifications")).json()["items"] == []
+    rows = await notifications.notifications_of(case.doctor_id)
+    assert [row.kind for row in rows] == ["setup_published", "setup_published"]
+    [kept] = await notifications.deliveries_of(case.doctor_id)  # no e-mail for a notice already over
+    assert kept.notification_ids == [rows[0].id]
+
+
+async def test_a_nearer_expiry_reminder_replaces_the_earlier_one_and_ends_on_the_expiry_day(
+    notifications: Notifications,
+) -> None:
+    case = CaseOf()
+    expires = utcnow() + timedelta(days=7)
+    await notifications.apply(
+        case.event(CaseExpiringSoon, expires_at=expires + timedelta(days=23), days_before=30),
+        case.event(CaseExpiringSoon, expires_at=expires, days_before=7),
+    )
+    async with notifications.doctor(case.doctor_id) as doctor:
+        [item] = (await doctor.get("/notifications")).json()["items"]
+        assert item["title"] == "Case expires in 7 days" and item["severity"] == "critical"
+        assert datetime.fromisoformat(item["expires_at"]) == expires
+        await notifications.apply(status(case, "expired", "shipped", "system"))
+        assert [i["kind"] for i in (await doctor.get("/notifications")).json()["items"]] == ["case_expired"]
