@@ -63,6 +63,7 @@ def compose(
         parts.append("")
     parts += ["-- ", email_text(language, "footer")]
     message = EmailMessage()
+    message.set_content("\n".join(parts))  # first: it clears every Content-* header set before it
     message["From"] = settings.mail_from
     message["To"] = delivery.recipient
     message["Subject"] = subject
@@ -70,7 +71,6 @@ def compose(
     message["Message-ID"] = message_id(delivery, settings)
     message["Content-Language"] = language
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content("\n".join(parts))
     return message
 
 

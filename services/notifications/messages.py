@@ -223,4 +223,13 @@ def render(kind: str, params: dict[str, Any], language: str | None) -> Words:
     values["status"] = STATUS_NAMES[lang].get(params.get("status") or "", params.get("status") or "")
     key = "records_missing_pvs" if kind == "records_missing" and not slots else kind
     title, body = TEXTS[lang][key]
-    return Words(title.format(**values), body.format(**values))
+    facts = _Facts(values)
+    return Words(title.format_map(facts), body.format_map(facts))
+
+
+class _Facts(dict[str, Any]):
+    """The values a text is filled with; a fact the event did not carry reads as an ellipsis, never an error (a
+    carousel must show even a notification stored before its text changed)."""
+
+    def __missing__(self, key: str) -> str:
+        return "…"
