@@ -11,6 +11,7 @@ from services.gateway.api import (
     cases,
     collaborators,
     documents,
+    notifications,
     orders,
     patient_links,
     phones,
@@ -33,6 +34,7 @@ for area in (
     orders,
     cases,
     documents,
+    notifications,
     patient_links,
     staff,
 ):

@@ -1,5 +1,6 @@
 """Cases (API.md "Cases"): the orders list, the case page, setups, hold/resume/cancel, labels, comments, the
-dashboard's numbers, relayed to the cases service with the caller's internal token and collaborations.
+dashboard (its numbers from the cases service, its carousel from the notifications service), relayed with the
+caller's internal token and collaborations.
 
 What the gateway adds: the thumbnail URL of each case's main photo, the case page's parts other services own
 (``documents``, null when the documents service does not answer), and the audit log (DOMAIN.md "Privacy"): every
@@ -9,6 +10,7 @@ read.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -21,7 +23,7 @@ from services.cases.schemas import AnswerIn, ApproveIn, CommentIn, LabelAssign, 
 from services.gateway.api.documents import with_urls
 from services.gateway.audit import record
 from services.gateway.auth import Caller, CaseActor, CaseDoctor
-from services.gateway.downstream import relayed, send, service_path
+from services.gateway.downstream import downstream, relayed, send, service_path
 from shared.http import CASE_OWNER_HEADER
 
 router = APIRouter(tags=["cases"])
@@ -196,10 +198,31 @@ async def rename_labels(request: Request, caller: CaseDoctor, body: list[LabelEd
 
 @router.get("/dashboard")
 async def dashboard(request: Request, caller: CaseDoctor) -> Response:
-    """``period=mtd|qtd|ytd|all``: ``{notifications, counts, insights, meta}``. The notifications come from the
-    notifications service, which does not serve them yet: ``null``, named in ``meta.degraded``."""
-    answer = await send(request, caller, "cases", "/v1/dashboard")
+    """``period=mtd|qtd|ytd|all``: ``{notifications, counts, insights, meta}``. The counts and insights come from
+    the cases service (required: its failure is the view's), the notifications carousel from the notifications
+    service, asked at the same time; when that one does not answer within :data:`CAROUSEL_DEADLINE_SECONDS`,
+    ``notifications`` is null and ``meta.degraded`` names it."""
+    answer, carousel = await asyncio.gather(send(request, caller, "cases", "/v1/dashboard"), _carousel(request, caller))
     if not answer.is_success:
         return relayed(answer)
-    body = {"notifications": None, **answer.json(), "meta": {"partial": True, "degraded": ["notifications"]}}
+    degraded = [] if carousel is not None else ["notifications"]
+    body = {"notifications": carousel, **answer.json(), "meta": {"partial": bool(degraded), "degraded": degraded}}
     return JSONResponse(body)
+
+
+CAROUSEL_DEADLINE_SECONDS = 2.0
+"""How long the dashboard waits for the notifications carousel before showing the rest without it."""
+CAROUSEL_SIZE = 50
+"""Notifications the dashboard shows (the newest)."""
+
+
+async def _carousel(request: Request, caller: Caller) -> list[dict[str, Any]] | None:
+    """The caller's newest active notifications, or None when the notifications service does not answer in time."""
+    call = downstream(request).call(
+        "notifications", "GET", "/v1/notifications", caller.principal, params={"page_size": CAROUSEL_SIZE}
+    )
+    try:
+        answer = await asyncio.wait_for(call, CAROUSEL_DEADLINE_SECONDS)
+    except (HTTPException, TimeoutError):
+        return None
+    return answer.json()["items"] if answer.status_code == 200 else None
