@@ -28,13 +28,14 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 import shared.metrics
+from services.notifications.settings import Settings as NotificationsSettings
 from shared.cli.main import app as cli
 from shared.settings import SERVICES, PortalSettings, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
-INFRASTRUCTURE = ("rabbitmq", "postgres", "minio", "minio-init", "otel-collector", "prometheus", "grafana")
-OPS_UIS = {"rabbitmq": 15672, "minio": 9001, "prometheus": 9090, "grafana": 3000}
+INFRASTRUCTURE = ("rabbitmq", "postgres", "minio", "minio-init", "mailpit", "otel-collector", "prometheus", "grafana")
+OPS_UIS = {"rabbitmq": 15672, "minio": 9001, "mailpit": 8025, "prometheus": 9090, "grafana": 3000}
 BUILD = {"context": ".", "dockerfile": "deploy/Dockerfile"}
 VARIABLE = re.compile(r"\$\{(\w+)([^}]*)\}")
 
@@ -396,3 +397,15 @@ def test_kubernetes_manifests_name_real_services_and_settings() -> None:
             assert refs == {"portal-shared", f"portal-{service}-db"}, service
         database_secret = by_kind["Secret"][f"portal-{service}-db"]["stringData"]
         assert set(database_secret) == {f"PORTAL_{service.upper()}_DATABASE_URL"}
+
+
+def test_notifications_send_through_the_smtp_server_compose_runs(
+    compose: dict[str, Any], example_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notifications container's settings name Mailpit's SMTP port, with a login it accepts, and a From."""
+    use_environment(monkeypatch, compose["services"]["notifications"], example_env)
+    settings = NotificationsSettings()
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_tls) == ("mailpit", 1025, "none")
+    assert settings.smtp_username and settings.smtp_password and "@" in settings.mail_from
+    mailpit = compose["services"]["mailpit"]
+    assert str(settings.smtp_port) in mailpit["expose"] and mailpit["environment"]["MP_SMTP_AUTH_ACCEPT_ANY"] == "true"
