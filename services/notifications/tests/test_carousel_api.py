@@ -136,30 +136,18 @@ async def test_broadcasts_reach_only_their_audience_until_they_expire_or_are_wit
                 "expires_at": until,
             },
         )
-        to_ada = await staff.post(
-            "/staff/notifications",
-            json={
-                "title": "Your scanner export",
-                "body": "Please re-export as STL.",
-                "audience": [ada],
-                "expires_at": until,
-                "severity": "warning",
-            },
-            headers={"Idempotency-Key": "broadcast-ada-1"},
-        )
+        personal = {
+            "title": "Your scanner export",
+            "body": "Please re-export as STL.",
+            "audience": [ada],
+            "expires_at": until,
+            "severity": "warning",
+        }
+        key = {"Idempotency-Key": "broadcast-ada-1"}
+        to_ada = await staff.post("/staff/notifications", json=personal, headers=key)
         assert (to_all.status_code, to_ada.status_code) == (201, 201), to_ada.text
         assert to_ada.json()["audience"] == [ada] and to_all.json()["audience"] == "all"
-        again = await staff.post(
-            "/staff/notifications",
-            json={
-                "title": "Your scanner export",
-                "body": "Please re-export as STL.",
-                "audience": [ada],
-                "expires_at": until,
-                "severity": "warning",
-            },
-            headers={"Idempotency-Key": "broadcast-ada-1"},
-        )
+        again = await staff.post("/staff/notifications", json=personal, headers=key)
         assert again.status_code == 201 and again.json()["id"] == to_ada.json()["id"]
         listed = (await staff.get("/staff/notifications")).json()
         assert listed["total"] == 2 and [b["title"] for b in listed["items"]] == [

@@ -25,8 +25,9 @@ from services.notifications.tests.conftest import (
     notifications_settings,
     running_notifications,
 )
+from services.notifications.tests.test_carousel_api import shipped
 from services.notifications.tests.test_events import setup_published, status
-from shared.events.cases import PhaseShipped
+from shared.db import utcnow
 from tests.harness.smtp import SmtpServer
 
 
@@ -75,17 +76,7 @@ async def test_arrives_once_in_the_doctors_language_only_when_switched_on(
     await mailing.apply(doctor_profile(case.doctor_id, **profile))
     published = setup_published(case)
     await mailing.apply(published, published)
-    await mailing.apply(
-        case.event(
-            PhaseShipped,
-            number=1,
-            steps_from=1,
-            steps_to=9,
-            carrier="DHL",
-            tracking_number="JD1",
-            shipped_at=datetime.now().astimezone(),
-        )
-    )
+    await mailing.apply(shipped(case, utcnow()))
     [message] = await smtp.wait(1)
     await send_due(mailing.sessions, mailing.settings)
     await asyncio.sleep(0.5)
@@ -164,28 +155,10 @@ async def test_the_daily_digest_gathers_the_day_once_instead_of_one_email_each(
     )
     before, inside, late = start - timedelta(minutes=1), start + timedelta(hours=3), end + timedelta(minutes=1)
     await mailing.apply(
-        case.event(
-            PhaseShipped,
-            occurred_at=before,
-            number=1,
-            steps_from=1,
-            steps_to=5,
-            carrier="DHL",
-            tracking_number="A",
-            shipped_at=before,
-        ),
+        shipped(case, before),
         setup_published(case).model_copy(update={"occurred_at": inside}),
         status(case, "on_hold", "in_production", reason="Travelling").model_copy(update={"occurred_at": inside}),
-        case.event(
-            PhaseShipped,
-            occurred_at=late,
-            number=2,
-            steps_from=6,
-            steps_to=9,
-            carrier="DHL",
-            tracking_number="B",
-            shipped_at=late,
-        ),
+        shipped(case, late, number=2),
     )
     assert await mailing.deliveries_of(case.doctor_id) == []  # no e-mail each
     now = end + timedelta(hours=1)

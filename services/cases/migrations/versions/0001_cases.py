@@ -11,6 +11,7 @@ Revises: messaging_0001
 import sqlalchemy as sa
 from alembic import op
 
+from shared import idempotency
 from shared.db import UTCDateTime
 
 revision = "cases_0001"
@@ -219,16 +220,7 @@ def upgrade() -> None:
         _at("handled_at", nullable=False),
         sa.Column("sent", sa.Boolean, nullable=False),
     )
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("owner_id", sa.String(36), primary_key=True),
-        sa.Column("key", sa.String(255), primary_key=True),
-        sa.Column("request_hash", sa.String(64), nullable=False),
-        sa.Column("response_status", sa.Integer, nullable=False),
-        sa.Column("response_body", sa.JSON),
-        _at("created_at", nullable=False),
-    )
-    op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
+    idempotency.create_table()
 
 
 def downgrade() -> None:
