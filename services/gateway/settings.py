@@ -13,7 +13,8 @@ class Settings(PortalSettings):
     ``admin_email``/``admin_password`` create the first admin at start-up when no account has that e-mail yet.
     Sign-in failures are counted over ``login_window_seconds``: past ``login_max_failures_per_account`` for one
     e-mail or ``login_max_failures_per_address`` for one client address, sign-in answers 429 until the window
-    has moved on.
+    has moved on. ``view_deadline_seconds`` bounds each composed view (dashboard, case page): a part of it that has
+    not answered by then is left out (optional) or fails the view with 503 (required).
     """
 
     session_ttl_seconds: int = Field(12 * 3600, ge=60)
@@ -21,6 +22,7 @@ class Settings(PortalSettings):
     login_window_seconds: int = Field(15 * 60, ge=1)
     login_max_failures_per_account: int = Field(5, ge=1)
     login_max_failures_per_address: int = Field(20, ge=1)
+    view_deadline_seconds: float = Field(3.0, gt=0, le=60)
     admin_email: EmailStr | None = None
     admin_password: SecretStr | None = None
 

@@ -9,12 +9,14 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from services.gateway.downstream import INTERNAL_SERVICES
 from services.gateway.tests.conftest import Gateway, gateway_settings, running_gateway
 from shared.db import is_sqlite
 from tests.harness.databases import create_postgres_database, drop_postgres_database, sqlite_url
 from tests.harness.fixtures import migrate
+from tests.harness.proxy import FaultProxy
 from tests.harness.servers import serve
 
 CLOSED = "http://127.0.0.1:9"
@@ -29,6 +31,7 @@ class Portal:
     gateway: Gateway
     vhost_url: str
     bases: dict[str, str] = field(default_factory=dict)
+    proxies: dict[str, FaultProxy] = field(default_factory=dict)
 
     @property
     def orders_base(self) -> str:
@@ -42,11 +45,16 @@ async def running_portal(
     vhost_url: str,
     gateway_database_url: str,
     services: tuple[str, ...] = ("orders", "cases"),
+    *,
+    proxied: tuple[str, ...] = (),
+    gateway: dict[str, Any] | None = None,
     **own: dict[str, Any],
 ) -> AsyncIterator[Portal]:
     """Serve ``services`` (each on a database of its own, of the same kind as ``gateway_database_url``, with a quick
     outbox relay) and the gateway relaying to them, all migrated; ``own`` gives a service settings of its own (e.g.
-    ``documents={"storage_backend": "s3", ...}``). Yields them, then drops what it created."""
+    ``documents={"storage_backend": "s3", ...}``) and ``gateway`` the gateway's. The gateway reaches each service of
+    ``proxied`` through a :class:`~tests.harness.proxy.FaultProxy` (``Portal.proxies``) that the test can slow, reset
+    or stop. Yields them, then drops what it created."""
     databases = {
         name: sqlite_url(tmp_path, name) if is_sqlite(gateway_database_url) else await create_postgres_database()
         for name in services
@@ -68,10 +76,15 @@ async def running_portal(
                 mine = service_settings(**{**settings.model_dump(), **own.get(name, {})})
                 app = importlib.import_module(f"services.{name}.app").create_app(mine)
                 bases[name] = await stack.enter_async_context(serve(app))
+            proxies = {}
+            for name in proxied:
+                proxies[name] = await FaultProxy("127.0.0.1", urlsplit(bases[name]).port or 80).start()
+                stack.push_async_callback(proxies[name].close)
             absent = {f"{name}_url": CLOSED for name in INTERNAL_SERVICES if name not in bases}
-            settings = settings.model_copy(update={**absent, **{f"{name}_url": base for name, base in bases.items()}})
-            gateway = await stack.enter_async_context(running_gateway(settings))
-            yield Portal(gateway, vhost_url, bases)
+            reached = {f"{name}_url": proxies[name].url if name in proxies else base for name, base in bases.items()}
+            settings = settings.model_copy(update={**absent, **reached, **(gateway or {})})
+            running = await stack.enter_async_context(running_gateway(settings))
+            yield Portal(running, vhost_url, bases, proxies)
     finally:
         for url in databases.values():
             if not is_sqlite(url):

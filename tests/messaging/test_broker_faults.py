@@ -15,7 +15,7 @@ import pytest
 from yarl import URL
 
 from tests.harness.fixtures import doctor_headers
-from tests.harness.proxy import CuttableProxy
+from tests.harness.proxy import FaultProxy
 from tests.harness.rabbit import RabbitNode, queue_stat
 from tests.harness.servers import serve
 from tests.messaging.helpers import applied_rows, eventually, post_events, probe_settings
@@ -97,7 +97,7 @@ async def test_network_cut_detected_by_heartbeat_then_consumer_reattached(
     tmp_path: Path, vhost_url: str, database_url: str
 ) -> None:
     broker = URL(vhost_url)
-    proxy = await CuttableProxy(broker.host or "127.0.0.1", broker.port or 5672).start()
+    proxy = await FaultProxy(broker.host or "127.0.0.1", broker.port or 5672).start()
     through_proxy = str(broker.with_port(proxy.port).with_query(heartbeat=2))
     settings = await probe_settings(tmp_path, through_proxy, database_url)
     headers = doctor_headers(settings)

@@ -10,11 +10,10 @@ read.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.responses import Response
@@ -23,7 +22,8 @@ from services.cases.schemas import AnswerIn, ApproveIn, CommentIn, LabelAssign, 
 from services.gateway.api.documents import with_urls
 from services.gateway.audit import record
 from services.gateway.auth import Caller, CaseActor, CaseDoctor
-from services.gateway.downstream import downstream, relayed, send, service_path
+from services.gateway.composition import Part, compose
+from services.gateway.downstream import relayed, send, service_path
 from shared.http import CASE_OWNER_HEADER
 
 router = APIRouter(tags=["cases"])
@@ -77,19 +77,24 @@ def list_answer(answer: httpx.Response) -> Response:
     return JSONResponse({**page, "items": [with_thumbnail(item) for item in page["items"]]})
 
 
-async def page_answer(request: Request, caller: Caller, case_id: str, answer: httpx.Response) -> Response:
-    """The case page: the cases service's ``{case, action_required, history}`` with the documents service's
-    ``documents`` of the case; when that service does not answer, ``documents`` is null and ``meta`` says so."""
+async def page_view(request: Request, caller: Caller, case_id: str, template: str) -> Response:
+    """The case page: the cases service's ``{case, action_required, history}`` at ``template`` (required) and the
+    documents service's ``documents`` of the case (optional: null, and named in ``meta``, when it does not answer in
+    time), asked at once; the read is audited."""
+    composed = await compose(
+        request,
+        caller,
+        Part("case", "cases", service_path(template, case_id), required=True),
+        Part("documents", "documents", service_path("/v1/cases/{}/documents", case_id)),
+    )
+    answer = composed.required("case")
+    await audited(request, caller, answer, "case.read", case_id)
     if not answer.is_success:
         return relayed(answer)
     page = answer.json()
-    try:
-        listed = await send(request, caller, "documents", service_path("/v1/cases/{}/documents", case_id))
-    except HTTPException:
-        listed = None
-    documents = [with_urls(d) for d in listed.json()["items"]] if listed and listed.is_success else None
-    meta = {"partial": False, "degraded": []} if documents is not None else {"partial": True, "degraded": ["documents"]}
-    return JSONResponse({**page, "case": with_thumbnail(page["case"]), "documents": documents, "meta": meta})
+    listed = composed.json("documents")
+    documents = [with_urls(d) for d in listed["items"]] if listed is not None else None
+    return JSONResponse({**page, "case": with_thumbnail(page["case"]), "documents": documents, "meta": composed.meta})
 
 
 @router.get("/cases")
@@ -103,8 +108,7 @@ async def list_cases(request: Request, caller: CaseDoctor) -> Response:
 @router.get("/cases/{case_id}")
 async def read_case(case_id: str, request: Request, caller: CaseDoctor) -> Response:
     """The case page ``{case, action_required, documents, history, meta}``; audited."""
-    answer = await relay(request, caller, "/v1/cases/{}", case_id, audit="case.read")
-    return await page_answer(request, caller, case_id, answer)
+    return await page_view(request, caller, case_id, "/v1/cases/{}")
 
 
 @router.get("/cases/{case_id}/setups")
@@ -198,31 +202,23 @@ async def rename_labels(request: Request, caller: CaseDoctor, body: list[LabelEd
 
 @router.get("/dashboard")
 async def dashboard(request: Request, caller: CaseDoctor) -> Response:
-    """``period=mtd|qtd|ytd|all``: ``{notifications, counts, insights, meta}``. The counts and insights come from
-    the cases service (required: its failure is the view's), the notifications carousel from the notifications
-    service, asked at the same time; when that one does not answer within :data:`CAROUSEL_DEADLINE_SECONDS`,
-    ``notifications`` is null and ``meta.degraded`` names it."""
-    answer, carousel = await asyncio.gather(send(request, caller, "cases", "/v1/dashboard"), _carousel(request, caller))
+    """``period=mtd|qtd|ytd|all``: ``{notifications, counts, insights, meta}``. The counts and insights (with the
+    previous period and the change) come from the cases service (required), the carousel's newest
+    :data:`CAROUSEL_SIZE` notifications from the notifications service (optional: null, and named in
+    ``meta.degraded``, when it does not answer in time), asked at once."""
+    composed = await compose(
+        request,
+        caller,
+        Part("counts", "cases", "/v1/dashboard", required=True, params=list(request.query_params.multi_items())),
+        Part("notifications", "notifications", "/v1/notifications", params={"page_size": CAROUSEL_SIZE}),
+    )
+    answer = composed.required("counts")
     if not answer.is_success:
         return relayed(answer)
-    degraded = [] if carousel is not None else ["notifications"]
-    body = {"notifications": carousel, **answer.json(), "meta": {"partial": bool(degraded), "degraded": degraded}}
-    return JSONResponse(body)
+    carousel = composed.json("notifications")
+    notifications = carousel["items"] if carousel is not None else None
+    return JSONResponse({"notifications": notifications, **answer.json(), "meta": composed.meta})
 
 
-CAROUSEL_DEADLINE_SECONDS = 2.0
-"""How long the dashboard waits for the notifications carousel before showing the rest without it."""
 CAROUSEL_SIZE = 50
 """Notifications the dashboard shows (the newest)."""
-
-
-async def _carousel(request: Request, caller: Caller) -> list[dict[str, Any]] | None:
-    """The caller's newest active notifications, or None when the notifications service does not answer in time."""
-    call = downstream(request).call(
-        "notifications", "GET", "/v1/notifications", caller.principal, params={"page_size": CAROUSEL_SIZE}
-    )
-    try:
-        answer = await asyncio.wait_for(call, CAROUSEL_DEADLINE_SECONDS)
-    except (HTTPException, TimeoutError):
-        return None
-    return answer.json()["items"] if answer.status_code == 200 else None

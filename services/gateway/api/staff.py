@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from services.cases.schemas import DeliverIn, PhaseIn, RecordsProblemIn, SetupIn, ShipIn
-from services.gateway.api.cases import case_answer, list_answer, page_answer, relay
+from services.gateway.api.cases import case_answer, list_answer, page_view, relay
 from services.gateway.api.documents import store
 from services.gateway.auth import Database, Staff
 from services.gateway.downstream import downstream, relayed, service_path
@@ -28,8 +28,7 @@ async def list_cases(request: Request, caller: Staff) -> Response:
 @router.get("/cases/{case_id}")
 async def read_case(case_id: str, request: Request, caller: Staff) -> Response:
     """The case page as the lab sees it ``{case, action_required: [], documents, history, meta}``; audited."""
-    answer = await relay(request, caller, "/v1/staff/cases/{}", case_id, audit="case.read")
-    return await page_answer(request, caller, case_id, answer)
+    return await page_view(request, caller, case_id, "/v1/staff/cases/{}")
 
 
 @router.get("/cases/{case_id}/setups")
