@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import email
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from email.policy import default
@@ -124,6 +125,12 @@ async def test_a_doctor_hears_of_the_lab_in_the_carousel_and_by_email(
                 "/staff/notifications", json={"title": "t", "audience": "all", "expires_at": until}
             )
             assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "body"
+            lab_id = (await ok(await lab.get("/account")))["id"]
+            named = [account["id"], lab_id, str(uuid.uuid4())]
+            nobody = {"title": "t", "body": "b", "audience": named, "expires_at": until}
+            unknown = await lab.post("/staff/notifications", json=nobody)
+            assert unknown.status_code == 422
+            assert [e["field"] for e in unknown.json()["errors"]] == ["audience.1", "audience.2"]
             personal = await ok(
                 await lab.post(
                     "/staff/notifications",

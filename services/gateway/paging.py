@@ -16,9 +16,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.schemas import Page
+from shared.paging import MAX_PAGE, MAX_PAGE_SIZE
 
 DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,6 @@ class PageRequest:
     def offset(self) -> int:
         """How many rows come before this page."""
         return (self.page - 1) * self.page_size
-
-
-MAX_PAGE = 1_000_000
-"""The last page number a list accepts (a larger one would overflow the database's offset)."""
 
 
 def page_request(

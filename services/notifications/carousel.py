@@ -9,6 +9,7 @@ are stable. An item that is not active, or not the doctor's, is not found.
 from __future__ import annotations
 
 import heapq
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -22,15 +23,12 @@ from services.notifications.models import Broadcast, BroadcastRecipient, Broadca
 from shared.db import upsert
 
 
-def _own(doctor_id: str, now: datetime) -> list[Any]:
-    return [
-        Notification.doctor_id == doctor_id,
-        Notification.dismissed_at.is_(None),  # type: ignore[union-attr]
-        Notification.expires_at > now,  # type: ignore[operator]
-    ]
+def _own(doctor_id: str, now: datetime, dismissed_too: bool = False) -> list[Any]:
+    shown = [] if dismissed_too else [Notification.dismissed_at.is_(None)]  # type: ignore[union-attr]
+    return [Notification.doctor_id == doctor_id, Notification.expires_at > now, *shown]  # type: ignore[operator]
 
 
-def _broadcasts(doctor_id: str, now: datetime, columns: list[Any]) -> Select[Any]:
+def _broadcasts(doctor_id: str, now: datetime, columns: list[Any], dismissed_too: bool = False) -> Select[Any]:
     reaching = or_(
         Broadcast.audience_all.is_(True),  # type: ignore[attr-defined]
         Broadcast.id.in_(  # type: ignore[attr-defined]
@@ -46,7 +44,7 @@ def _broadcasts(doctor_id: str, now: datetime, columns: list[Any]) -> Select[Any
             reaching,
             Broadcast.withdrawn_at.is_(None),  # type: ignore[union-attr]
             Broadcast.expires_at > now,  # type: ignore[operator]
-            BroadcastState.dismissed_at.is_(None),  # type: ignore[union-attr]
+            *([] if dismissed_too else [BroadcastState.dismissed_at.is_(None)]),  # type: ignore[union-attr]
         )
     )
 
@@ -114,28 +112,28 @@ async def active_page(
 async def mark(
     session: AsyncSession, doctor_id: str, item_id: str, now: datetime, *, dismiss: bool
 ) -> dict[str, Any] | None:
-    """Mark the doctor's active item ``item_id`` read (and dismissed with ``dismiss``) at ``now`` unless it already
-    is, inside the caller's transaction; returns it as shown before a dismissal, or None when there is no such
-    active item."""
-    notification = (
-        await session.execute(
-            select(Notification).where(Notification.id == item_id, *_own(doctor_id, now)).with_for_update()
-        )
-    ).scalar_one_or_none()
+    """Mark the doctor's active item ``item_id`` (a UUID, any case) read, or dismissed, at ``now``, inside the
+    caller's transaction; marking again changes nothing, and dismissing a dismissed item again is allowed. Returns
+    the item as shown before a dismissal, or None when the doctor has no such item (not theirs, expired, withdrawn,
+    or dismissed when it is to be read)."""
+    try:
+        item_id = str(uuid.UUID(item_id))
+    except ValueError:
+        return None
+    owned = select(Notification).where(Notification.id == item_id, *_own(doctor_id, now, dismiss))
+    notification = (await session.execute(owned.with_for_update())).scalar_one_or_none()
     if notification is not None:
         notification.read_at = notification.read_at or now
         if dismiss:
-            notification.dismissed_at = now
+            notification.dismissed_at = notification.dismissed_at or now
         return notification_item(notification, await language(session, doctor_id))
-    found = (
-        await session.execute(
-            _broadcasts(doctor_id, now, [Broadcast, BroadcastState.read_at]).where(Broadcast.id == item_id)
-        )
-    ).first()
+    columns = [Broadcast, BroadcastState.read_at, BroadcastState.dismissed_at]
+    sent = _broadcasts(doctor_id, now, columns, dismiss).where(Broadcast.id == item_id)
+    found = (await session.execute(sent)).first()
     if found is None:
         return None
-    broadcast, read_at = found
-    marks = {"read_at": read_at or now, **({"dismissed_at": now} if dismiss else {})}
+    broadcast, read_at, dismissed_at = found
+    marks = {"read_at": read_at or now, **({"dismissed_at": dismissed_at or now} if dismiss else {})}
     statement = upsert(session, BroadcastState.__table__).values(broadcast_id=item_id, doctor_id=doctor_id, **marks)
     await session.execute(statement.on_conflict_do_update(index_elements=["broadcast_id", "doctor_id"], set_=marks))
     return broadcast_item(broadcast, read_at or now)

@@ -4,8 +4,8 @@ A delivery is claimed before it is sent (a conditional update that sets ``claime
 send one e-mail at once; a claim left by a process that died lapses and the delivery is sent by the next run. After
 a send the delivery is marked ``sent`` and ``email.sent`` is written to the outbox in one transaction. A failed send
 waits ``email_retry_initial_seconds``, doubling up to ``email_retry_max_seconds``, and after ``email_max_attempts``
-the delivery is ``failed`` for good. Outcomes are counted in ``portal_emails_total`` and the deliveries waiting or
-given up in ``portal_email_deliveries``.
+the delivery is ``failed`` for good; so is one the server refused permanently (a 5yz reply). Outcomes are counted
+in ``portal_emails_total`` and the deliveries waiting or given up in ``portal_email_deliveries``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.digest import zone_of
-from services.notifications.emails import DIGEST, compose, transmit
+from services.notifications.emails import DIGEST, compose, permanent, transmit
 from services.notifications.models import Doctor, EmailDelivery, Notification
 from services.notifications.settings import SERVICE, Settings
 from shared.db import transaction, utcnow
@@ -142,7 +142,7 @@ async def _failed(
     now: datetime,
 ) -> None:
     attempts = delivery.attempts + 1
-    final = attempts >= settings.email_max_attempts
+    final = permanent(error) or attempts >= settings.email_max_attempts
     reason = f"{type(error).__name__}: {error}"[:1000]
     async with transaction(sessions) as session:
         await session.execute(
@@ -157,7 +157,10 @@ async def _failed(
             )
         )
     EMAILS.labels(SERVICE, delivery.kind, "failed" if final else "retried").inc()
-    log.warning("e-mail not sent", delivery_id=delivery.id, attempts=attempts, final=final, error=reason)
+    if final:
+        log.error("e-mail given up", delivery_id=delivery.id, attempts=attempts, error=reason)
+    else:
+        log.warning("e-mail not sent, will retry", delivery_id=delivery.id, attempts=attempts, error=reason)
 
 
 async def _count_states(sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -1,10 +1,12 @@
-"""The daily digest: for each doctor who chose it, one e-mail a day gathering the notifications of the day before.
+"""The daily digest: for each doctor who chose it, one e-mail a day gathering what they have not been e-mailed yet.
 
-A doctor's digest of day D is due at ``digest_hour`` o'clock of D in the doctor's own time zone and tells of the
-notifications made in the 24 hours of wall-clock time before (from ``digest_hour`` of D-1), of the kinds whose
-e-mail the doctor switched on, that the doctor has not dismissed. A doctor with the digest gets no e-mail per
-notification: the digest replaces them. Its delivery key is made from the doctor and the day, so the digest of a day
-is recorded once however often the job runs, and on however many replicas. A day with nothing to tell sends nothing.
+A doctor's digest of day D is due at ``digest_hour`` o'clock of D in the doctor's own time zone. It tells of the
+doctor's notifications made before then whose e-mail is due (their kind switched on) and not yet sent, that are still
+active (not dismissed, not expired, not retired because the case moved on) and whose kind is still switched on. A
+doctor with the digest gets no e-mail per notification: the digest gathers them. Its delivery key is made from the
+doctor and the day, so the digest of a day is recorded once however often the job runs, and on however many
+replicas; a notification made late for a digest already recorded waits for the next one. A day with nothing to tell
+sends nothing.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notifications.emails import DIGEST
-from services.notifications.events import record_delivery
-from services.notifications.models import Doctor, Notification
+from services.notifications.events import record_delivery, undelivered
+from services.notifications.models import Doctor, EmailDelivery
 from services.notifications.settings import Settings
 from shared.db import transaction, utcnow
 
@@ -39,15 +41,13 @@ def zone_of(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def digest_due(now: datetime, time_zone: str, hour: int) -> tuple[date, datetime, datetime]:
-    """The latest digest due at ``now`` for a doctor in ``time_zone``: its local day, and the UTC instants its
-    window starts and ends (``hour`` o'clock of the day before, and of the day)."""
+def digest_due(now: datetime, time_zone: str, hour: int) -> tuple[date, datetime]:
+    """The latest digest due at ``now`` for a doctor in ``time_zone``: its local day, and the instant it is due
+    (``hour`` o'clock of that day), in ``now``'s zone."""
     zone = zone_of(time_zone)
     local = now.astimezone(zone)
     day = local.date() if local.time() >= time(hour) else local.date() - timedelta(days=1)
-    end = datetime.combine(day, time(hour), tzinfo=zone)
-    start = datetime.combine(day - timedelta(days=1), time(hour), tzinfo=zone)
-    return day, start.astimezone(now.tzinfo), end.astimezone(now.tzinfo)
+    return day, datetime.combine(day, time(hour), tzinfo=zone).astimezone(now.tzinfo)
 
 
 def digest_key(doctor_id: str, day: date) -> str:
@@ -63,22 +63,22 @@ async def queue_digests(sessions: async_sessionmaker[AsyncSession], settings: Se
         doctors = list((await session.execute(chosen)).scalars())
     queued = 0
     for doctor in doctors:
-        day, start, end = digest_due(now, doctor.time_zone, settings.digest_hour)
+        day, due = digest_due(now, doctor.time_zone, settings.digest_hour)
+        key = digest_key(doctor.id, day)
         async with transaction(sessions) as session:
-            found = await session.execute(
-                select(Notification.id, Notification.kind)
-                .where(
-                    Notification.doctor_id == doctor.id,
-                    Notification.created_at >= start,  # type: ignore[operator]
-                    Notification.created_at < end,  # type: ignore[operator]
-                    Notification.expires_at > Notification.created_at,  # type: ignore[operator]
-                    Notification.dismissed_at.is_(None),  # type: ignore[union-attr]
-                )
-                .order_by(Notification.created_at)
-            )
-            ids = [row.id for row in found if doctor.wants_email(row.kind)]
-            if ids:
-                await record_delivery(session, digest_key(doctor.id, day), doctor, DIGEST, ids, end)
+            recorded = select(EmailDelivery.id).where(EmailDelivery.event_id == key)
+            if (await session.execute(recorded)).first() is not None:
+                queued += 1
+                continue
+            gathered = [
+                notice
+                for notice in await undelivered(session, doctor.id, now)
+                if notice.created_at < due and doctor.wants_email(notice.kind)
+            ]
+            if gathered:
+                delivery_id = await record_delivery(session, key, doctor, DIGEST, [n.id for n in gathered], due)
+                for notice in gathered:
+                    notice.emailed_by = delivery_id
                 queued += 1
     return queued
 

@@ -59,7 +59,7 @@ def compose(
             parts.append(f"* {words.title}")
         parts.append(words.body)
         if notification.case_id:
-            parts.append(email_text(language, "open", url=f"{settings.public_base}/cases/{notification.case_id}"))
+            parts.append(email_text(language, "open", url=settings.case_url(notification.case_id)))
         parts.append("")
     parts += ["-- ", email_text(language, "footer")]
     message = EmailMessage()
@@ -92,6 +92,14 @@ async def transmit(message: EmailMessage, delivery_id: str, settings: Settings) 
         timeout=settings.smtp_timeout_seconds,
     )
     return "smtp"
+
+
+def permanent(error: Exception) -> bool:
+    """Whether a send failed for good: the server refused the message or every recipient with a 5yz reply (RFC 5321
+    §4.2.1, "permanent negative completion"), so sending it again cannot succeed."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        return bool(error.recipients) and all(refused.code >= 500 for refused in error.recipients)
+    return isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= 500
 
 
 def _write_eml(message: EmailMessage, folder: Path, delivery_id: str) -> None:

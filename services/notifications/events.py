@@ -4,8 +4,11 @@
   of :mod:`services.notifications.kinds`), for the case's doctor, each with its expiry, and an e-mail recorded for
   it when the doctor switched that kind on (without the daily digest, which gathers them instead). Each event states
   its own fact, so none is skipped as stale; the inbox makes a redelivered event change nothing.
+- ``notifications.records-events``: the documents service's records check names the slots still missing (a case
+  waiting for PVS impressions may also lack photos); ``records.completed`` ends those requests.
 - ``notifications.doctor-events``: ``doctor.registered``/``doctor.updated`` keep the doctor's address, language,
-  time zone and switches (whole states: older versions are skipped).
+  time zone and switches (whole states: older versions are skipped). A doctor who turns the daily digest off gets
+  the e-mails it was still to gather, one each.
 
 A notice that holds while the case is in one status is retired when a later ``case.status_changed`` moves the case
 out of it, or born retired when such a change was heard first. Every notification made is announced as
@@ -17,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications.kinds import KINDS, retired_by_leaving
@@ -35,6 +38,7 @@ from shared.events.cases import (
     SetupPublished,
 )
 from shared.events.doctors import DoctorProfile, DoctorRegistered, DoctorUpdated
+from shared.events.documents import RecordsChecked, RecordsCompleted
 from shared.events.envelope import Envelope
 from shared.events.notifications import NotificationCreated
 from shared.messaging.consumer import Consumer
@@ -49,6 +53,7 @@ class Notifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.case_events = Consumer(SERVICE, "case-events")
+        self.records_events = Consumer(SERVICE, "records-events")
         self.doctor_events = Consumer(SERVICE, "doctor-events")
         self.case_events.on(CaseStatusChanged, skip_stale=False)(self.status_changed)
         self.case_events.on(SetupPublished, skip_stale=False)(self.setup_published)
@@ -56,13 +61,15 @@ class Notifier:
         self.case_events.on(PhaseShipped, skip_stale=False)(self.phase_shipped)
         self.case_events.on(PhaseDelivered, skip_stale=False)(self.phase_delivered)
         self.case_events.on(CaseExpiringSoon, skip_stale=False)(self.expiring_soon)
+        self.records_events.on(RecordsChecked, skip_stale=False)(self.records_checked)
+        self.records_events.on(RecordsCompleted, skip_stale=False)(self.records_completed)
         self.doctor_events.on(DoctorRegistered)(self.doctor_changed)
         self.doctor_events.on(DoctorUpdated)(self.doctor_changed)
 
     @property
     def consumers(self) -> list[Consumer]:
         """The consumers to attach, one per queue."""
-        return [self.case_events, self.doctor_events]
+        return [self.case_events, self.records_events, self.doctor_events]
 
     async def status_changed(self, session: AsyncSession, envelope: Envelope, payload: CaseStatusChanged) -> None:
         """Keep the case's latest status, retire what its previous status made true, and tell the doctor of records
@@ -71,7 +78,9 @@ class Notifier:
         if payload.previous_status:
             await _retire(session, payload.case_id, retired_by_leaving(payload.previous_status), envelope)
         status, by_doctor = payload.status, payload.actor == "doctor"
-        if status == "awaiting_records":
+        if status == "awaiting_records" and not await _records_asked(
+            session, payload.case_id, payload.slots, envelope.occurred_at
+        ):
             await self.notify(session, envelope, payload, "records_missing", {"slots": payload.slots})
         elif status == "submission_problem":
             params = {"reason": payload.reason, "slots": payload.slots}
@@ -118,8 +127,38 @@ class Notifier:
             session, envelope, payload, "case_expiring_soon", params, severity=severity, until=payload.expires_at
         )
 
+    async def records_checked(self, session: AsyncSession, envelope: Envelope, payload: RecordsChecked) -> None:
+        """The records check found slots empty: ask for them, unless a notice already asks for those very slots
+        (the case's own move to ``awaiting_records`` names them too)."""
+        if (
+            payload.complete
+            or not payload.missing
+            or await _records_asked(session, payload.case_id, payload.missing, envelope.occurred_at)
+        ):
+            return
+        known = await session.get(CaseStatus, payload.case_id)
+        case = CaseEvent(
+            case_id=payload.case_id,
+            doctor_id=payload.doctor_id,
+            order_number=known.order_number if known else None,
+            patient_name=known.patient_name if known else None,
+        )
+        version = known.version if known else 0
+        params = {"slots": payload.missing}
+        await self.notify(session, envelope, case, "records_missing", params, case_version=version)
+
+    async def records_completed(self, session: AsyncSession, envelope: Envelope, payload: RecordsCompleted) -> None:
+        """Every slot asked for now holds a file: the requests for files end (one to mail PVS impressions, which
+        names no slot, stays until the case moves on)."""
+        for notice in await _active(session, payload.case_id, "records_missing", envelope.occurred_at):
+            if notice.params.get("slots"):
+                notice.expires_at = envelope.occurred_at
+
     async def doctor_changed(self, session: AsyncSession, envelope: Envelope, payload: DoctorProfile) -> None:
-        """Keep the doctor's profile as the event states it."""
+        """Keep the doctor's profile as the event states it; a doctor leaving the daily digest gets the e-mails it
+        was still to gather now, one each."""
+        before = await session.get(Doctor, payload.doctor_id)
+        gathering = before is not None and before.daily_digest
         values = payload.model_dump(
             include={"email", "first_name", "last_name", "language", "email_notifications", "daily_digest", "time_zone"}
         )
@@ -129,6 +168,14 @@ class Notifier:
         await session.execute(
             statement.on_conflict_do_update(index_elements=["id"], set_={**values, "updated_at": envelope.occurred_at})
         )
+        if gathering and not payload.daily_digest:
+            doctor = await session.get(Doctor, payload.doctor_id, populate_existing=True)
+            assert doctor is not None
+            for notice in await undelivered(session, doctor.id, envelope.occurred_at):
+                if doctor.wants_email(notice.kind):
+                    notice.emailed_by = await record_delivery(
+                        session, notice.source_event_id, doctor, notice.kind, [notice.id], envelope.occurred_at
+                    )
 
     async def notify(
         self,
@@ -140,31 +187,38 @@ class Notifier:
         *,
         severity: str | None = None,
         until: datetime | None = None,
+        case_version: int | None = None,
     ) -> Notification:
         """Make the notification of ``kind`` for the case's doctor from ``envelope``: it lasts the kind's configured
         days from the event (or ``until``, when sooner), is born retired when the case has already left the status
-        it holds in, gets its e-mail recorded when the doctor wants one now, and is announced in the outbox."""
+        it holds in (by ``case_version``, the case's version the fact belongs to: the event's own by default), gets
+        its e-mail recorded when the doctor wants one now (or left for the daily digest), and is announced in the
+        outbox."""
         created = envelope.occurred_at
+        version = envelope.aggregate_version if case_version is None else case_version
         expires = created + timedelta(days=self.settings.expiry_days(kind))
         if until is not None:
             expires = min(expires, until)
-        if await _moved_on(session, payload.case_id, KINDS[kind].holds_while, envelope.aggregate_version):
+        if await _moved_on(session, payload.case_id, KINDS[kind].holds_while, version):
             expires = created
+        doctor = await session.get(Doctor, payload.doctor_id)
         notification = Notification(
             doctor_id=payload.doctor_id,
             kind=kind,
             severity=severity or KINDS[kind].severity,
             case_id=payload.case_id,
-            case_version=envelope.aggregate_version,
+            case_version=version,
             params={"order_number": payload.order_number, "patient_name": payload.patient_name, **params},
             source_event_id=str(envelope.id),
             created_at=created,
             expires_at=expires,
+            email_due=doctor is not None and expires > created and doctor.wants_email(kind),
         )
         session.add(notification)
-        doctor = await session.get(Doctor, payload.doctor_id)
-        if doctor is not None and expires > created and doctor.wants_email(kind) and not doctor.daily_digest:
-            await record_delivery(session, str(envelope.id), doctor, kind, [notification.id], created)
+        if doctor is not None and notification.email_due and not doctor.daily_digest:
+            notification.emailed_by = await record_delivery(
+                session, str(envelope.id), doctor, kind, [notification.id], created
+            )
         words = render(kind, notification.params, doctor.language if doctor else None)
         announced = NotificationCreated(
             notification_id=notification.id,
@@ -185,9 +239,9 @@ class Notifier:
 
 async def record_delivery(
     session: AsyncSession, event_id: str, doctor: Doctor, kind: str, notification_ids: list[str], due: datetime
-) -> None:
+) -> str:
     """Record the e-mail of ``kind`` to ``doctor`` under its key (``event_id``, e-mail channel, their address) unless
-    it is already recorded; the sender sends it from ``due``."""
+    it is already recorded; the sender sends it from ``due``. Returns the delivery's id."""
     await session.execute(
         upsert(session, EmailDelivery.__table__)
         .values(
@@ -205,20 +259,64 @@ async def record_delivery(
         )
         .on_conflict_do_nothing(index_elements=["event_id", "channel", "recipient"])
     )
+    recorded = select(EmailDelivery.id).where(
+        EmailDelivery.event_id == event_id,
+        EmailDelivery.channel == EMAIL_CHANNEL,
+        EmailDelivery.recipient == doctor.email,
+    )
+    return (await session.execute(recorded)).scalar_one()
+
+
+async def undelivered(session: AsyncSession, doctor_id: str, now: datetime) -> list[Notification]:
+    """The doctor's active notifications whose e-mail is due and not yet recorded (a digest is to gather them),
+    oldest first."""
+    query = (
+        select(Notification)
+        .where(
+            Notification.doctor_id == doctor_id,
+            Notification.email_due.is_(True),  # type: ignore[attr-defined]
+            Notification.emailed_by.is_(None),  # type: ignore[union-attr]
+            Notification.dismissed_at.is_(None),  # type: ignore[union-attr]
+            Notification.expires_at > now,  # type: ignore[operator]
+        )
+        .order_by(Notification.created_at)
+    )
+    return list((await session.execute(query)).scalars())
 
 
 async def _keep_status(session: AsyncSession, envelope: Envelope, payload: CaseStatusChanged) -> None:
     table = CaseStatus.__table__
-    statement = upsert(session, table).values(
-        case_id=payload.case_id, status=payload.status, version=envelope.aggregate_version
-    )
+    values = {
+        "status": payload.status,
+        "version": envelope.aggregate_version,
+        "order_number": payload.order_number,
+        "patient_name": payload.patient_name,
+    }
+    statement = upsert(session, table).values(case_id=payload.case_id, **values)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=["case_id"],
-            set_={"status": statement.excluded.status, "version": statement.excluded.version},
+            set_={name: statement.excluded[name] for name in values},
             where=table.c.version < statement.excluded.version,
         )
     )
+
+
+async def _active(session: AsyncSession, case_id: str, kind: str, now: datetime) -> list[Notification]:
+    query = select(Notification).where(
+        Notification.case_id == case_id,
+        Notification.kind == kind,
+        Notification.expires_at > now,  # type: ignore[operator]
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def _records_asked(session: AsyncSession, case_id: str, slots: list[str], now: datetime) -> bool:
+    """Whether a request for exactly ``slots`` of the case is active at ``now`` (``slots`` non-empty)."""
+    if not slots:
+        return False
+    asked = await _active(session, case_id, "records_missing", now)
+    return any(sorted(notice.params.get("slots") or []) == sorted(slots) for notice in asked)
 
 
 async def _retire(session: AsyncSession, case_id: str, kinds: list[str], envelope: Envelope) -> None:

@@ -170,8 +170,8 @@ EMAIL: dict[str, dict[str, str]] = {
         "open": "Open the case: {url}",
         "footer": "You receive this e-mail because it is switched on in your Doctor Portal account "
         "(Account > E-mail notifications).",
-        "digest_subject": "Doctor Portal: {count} update(s) of {day}",
-        "digest_intro": "Here is what happened on your cases in the 24 hours before {day} {hour:02d}:00.",
+        "digest_subject": "Doctor Portal: your digest of {day} ({count} update(s))",
+        "digest_intro": "Here is what happened on your cases since your last digest, up to {day} {hour:02d}:00.",
         "a_case": "Your case",
         "reason_unknown": "no reason given",
     },
@@ -180,8 +180,9 @@ EMAIL: dict[str, dict[str, str]] = {
         "open": "Ouvrir le cas : {url}",
         "footer": "Vous recevez cet e-mail car il est activé dans votre compte Doctor Portal "
         "(Compte > Notifications par e-mail).",
-        "digest_subject": "Doctor Portal : {count} nouvelle(s) du {day}",
-        "digest_intro": "Voici ce qui s'est passé sur vos cas dans les 24 heures avant le {day} à {hour:02d}h00.",
+        "digest_subject": "Doctor Portal : votre récapitulatif du {day} ({count} nouvelle(s))",
+        "digest_intro": "Voici ce qui s'est passé sur vos cas depuis votre dernier récapitulatif, jusqu'au {day} à "
+        "{hour:02d}h00.",
         "a_case": "Votre cas",
         "reason_unknown": "aucun motif indiqué",
     },

@@ -60,19 +60,24 @@ class Doctor(Table, table=True):
 
 
 class CaseStatus(Table, table=True):
-    """The latest status heard of a case (``case.status_changed``) and that event's ``aggregate_version``."""
+    """The latest status heard of a case (``case.status_changed``), that event's ``aggregate_version``, and the
+    case's order number and patient name as it gave them (to word notices from events that do not carry them)."""
 
     __tablename__ = "case_statuses"
 
     case_id: str = Field(primary_key=True, max_length=36)
     status: str = Field(max_length=30)
     version: int
+    order_number: str | None = Field(default=None, max_length=20)
+    patient_name: str | None = Field(default=None, max_length=210)
 
 
 class Notification(Table, table=True):
     """One notification of one doctor, made from the event ``source_event_id`` about case ``case_id`` at the case's
     ``case_version``. Its words are rendered from ``kind`` and ``params`` in the doctor's language when shown.
-    Active while not dismissed and ``expires_at`` has not come."""
+    Active while not dismissed and ``expires_at`` has not come. ``email_due`` when the doctor wanted an e-mail of its
+    kind when it was made; ``emailed_by`` is the e-mail delivery that tells of it (its own, or a daily digest), None
+    while a digest is still to gather it."""
 
     __tablename__ = "notifications"
     __table_args__ = (
@@ -92,6 +97,8 @@ class Notification(Table, table=True):
     expires_at: datetime = _at()
     read_at: datetime | None = _at(nullable=True)
     dismissed_at: datetime | None = _at(nullable=True)
+    email_due: bool = False
+    emailed_by: str | None = Field(default=None, max_length=36)
 
 
 class Broadcast(Table, table=True):

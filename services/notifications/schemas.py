@@ -3,16 +3,25 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from shared.events.notifications import Severity
 
 MAX_AUDIENCE = 10_000
 """Doctors one broadcast may name."""
+DIRECTION_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Unicode bidirectional formatting characters (Unicode Standard Annex #9), which can make text read otherwise than
+it is stored."""
+
+
+def _hidden(char: str) -> bool:
+    """A control character (category Cc) or a bidirectional formatting character."""
+    return unicodedata.category(char) == "Cc" or char in DIRECTION_CONTROLS
 
 
 class NotificationOut(BaseModel):
@@ -40,8 +49,9 @@ class NotificationPage(BaseModel):
 
 
 class BroadcastIn(BaseModel):
-    """A message from staff: ``title`` (1-200 characters) and ``body`` (1-2,000), to ``audience`` ``"all"`` or a list
-    of doctor ids, shown until ``expires_at`` (RFC 3339 with a zone, in the future), with a ``severity``."""
+    """A message from staff: ``title`` (1-200 characters, one line) and ``body`` (1-2,000; line breaks and tabs
+    allowed), neither with control or direction-override characters, to ``audience`` ``"all"`` or a list of doctor
+    ids, shown until ``expires_at`` (RFC 3339 with a zone, kept in UTC), with a ``severity``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -50,6 +60,20 @@ class BroadcastIn(BaseModel):
     audience: Literal["all"] | Annotated[list[uuid.UUID], Field(min_length=1, max_length=MAX_AUDIENCE)]
     expires_at: AwareDatetime
     severity: Severity = "info"
+
+    @field_validator("title", "body")
+    @classmethod
+    def _printable(cls, value: str, info: ValidationInfo) -> str:
+        allowed = "\n\t" if info.field_name == "body" else ""
+        if any(_hidden(char) for char in value if char not in allowed):
+            lines = "; line breaks and tabs are allowed" if allowed else ""
+            raise ValueError(f"must not hold control or direction-override characters{lines}")
+        return value
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
 
     @field_validator("audience")
     @classmethod

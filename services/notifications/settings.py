@@ -37,6 +37,9 @@ class Settings(PortalSettings):
     - ``email_max_attempts``: sends of one e-mail before it is given up as failed; between them the delay starts at
       ``email_retry_initial_seconds`` and doubles up to ``email_retry_max_seconds``. ``email_poll_seconds``: how often
       the sender looks for e-mails due.
+    - ``case_url_template``: the address an e-mail links a case to, with ``{case_id}`` in it (a web client's case
+      page, e.g. ``https://portal.example.org/cases/{case_id}``); by default the case in the gateway's API,
+      ``<public_url>/api/v1/cases/{case_id}``.
     - ``digest_hour``: the hour (0-23, in each doctor's own time zone) the daily digest goes out, gathering the
       notifications of the 24 hours before; ``digest_check_seconds``: how often the digest job looks.
 
@@ -55,6 +58,7 @@ class Settings(PortalSettings):
     email_retry_initial_seconds: float = Field(5.0, gt=0)
     email_retry_max_seconds: float = Field(900.0, gt=0)
     email_poll_seconds: float = Field(1.0, gt=0)
+    case_url_template: str | None = Field(None, pattern=r"\{case_id\}")
     digest_hour: int = Field(7, ge=0, le=23)
     digest_check_seconds: float = Field(300.0, gt=0)
 
@@ -69,6 +73,11 @@ class Settings(PortalSettings):
         if any(days < 1 for days in value.values()):
             raise ValueError("a notification lasts at least 1 day")
         return value
+
+    def case_url(self, case_id: str) -> str:
+        """Where an e-mail sends the doctor to see case ``case_id``."""
+        template = self.case_url_template or f"{self.public_base}/api/v1/cases/{{case_id}}"
+        return template.replace("{case_id}", case_id)
 
     def expiry_days(self, kind: str) -> int:
         """Days a notification of ``kind`` lasts (configured, else :data:`DEFAULT_EXPIRY_DAYS`)."""

@@ -17,10 +17,19 @@ from tests.harness.rabbit import free_port
 
 
 class _Keeper:
-    """aiosmtpd handler: parse and keep each message accepted."""
+    """aiosmtpd handler: parse and keep each message accepted; refuse for good (550) every recipient whose address
+    starts with ``gone``."""
 
     def __init__(self, inbox: list[EmailMessage]) -> None:
         self.inbox = inbox
+
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd's name)
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.startswith("gone"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 (aiosmtpd's name)
         message = email.message_from_bytes(envelope.original_content or b"", policy=default)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -121,6 +120,14 @@ async def test_server_down_then_back_the_email_goes_out_once(mailing: Notificati
     assert await metric(mailing, 'portal_email_deliveries{service="notifications",state="pending"}') == 0
 
 
+async def test_a_recipient_refused_for_good_is_not_tried_again(mailing: Notifications, smtp: SmtpServer) -> None:
+    case = CaseOf()
+    await mailing.apply(doctor_profile(case.doctor_id, email="gone@example.com"))
+    await mailing.apply(setup_published(case))
+    failed = await delivery_state(mailing, case.doctor_id, "failed")
+    assert failed.attempts == 1 and "550" in (failed.last_error or "") and smtp.inbox == []
+
+
 async def test_given_up_after_the_configured_attempts(
     tmp_path: Path, vhost_url: str, database_url: str, smtp: SmtpServer
 ) -> None:
@@ -138,46 +145,61 @@ async def test_given_up_after_the_configured_attempts(
         assert smtp.inbox == []
 
 
-async def test_the_daily_digest_gathers_the_day_once_instead_of_one_email_each(
+async def test_the_daily_digest_gathers_what_is_still_active_once_instead_of_one_email_each(
     mailing: Notifications, smtp: SmtpServer
 ) -> None:
     case = CaseOf()
     zone = "America/New_York"
     await mailing.apply(doctor_profile(case.doctor_id, daily_digest=True, time_zone=zone))
     # 7:00 in New York on 10 March 2026 is 11:00 UTC (daylight saving time began on 8 March)
-    day, start, end = digest_due(
-        datetime.fromisoformat("2026-03-10T12:00:00+00:00"), zone, mailing.settings.digest_hour
-    )
-    assert (day.isoformat(), start.isoformat(), end.isoformat()) == (
-        "2026-03-10",
-        "2026-03-09T11:00:00+00:00",
-        "2026-03-10T11:00:00+00:00",
-    )
-    before, inside, late = start - timedelta(minutes=1), start + timedelta(hours=3), end + timedelta(minutes=1)
+    day, due = digest_due(datetime.fromisoformat("2026-03-10T12:00:00+00:00"), zone, mailing.settings.digest_hour)
+    assert (day.isoformat(), due.isoformat()) == ("2026-03-10", "2026-03-10T11:00:00+00:00")
+    earlier, late = due - timedelta(hours=20), due + timedelta(minutes=1)
     await mailing.apply(
-        shipped(case, before),
-        setup_published(case).model_copy(update={"occurred_at": inside}),
-        status(case, "on_hold", "in_production", reason="Travelling").model_copy(update={"occurred_at": inside}),
+        shipped(case, earlier),
+        status(case, "setup_approval_pending", "setup_in_progress").model_copy(update={"occurred_at": earlier}),
+        setup_published(case).model_copy(update={"occurred_at": earlier}),
+        status(case, "on_hold", "in_production", reason="Travelling").model_copy(update={"occurred_at": earlier}),
+        status(case, "in_production", "setup_approval_pending", "doctor").model_copy(update={"occurred_at": earlier}),
         shipped(case, late, number=2),
     )
     assert await mailing.deliveries_of(case.doctor_id) == []  # no e-mail each
-    now = end + timedelta(hours=1)
+    now = due + timedelta(hours=1)
     assert await queue_digests(mailing.sessions, mailing.settings, now) == 1
     assert await queue_digests(mailing.sessions, mailing.settings, now + timedelta(hours=2)) == 1  # the same digest
     [digest] = await smtp.wait(1)
-    assert digest["Subject"] == "Doctor Portal: 2 update(s) of 2026-03-10"
+    assert digest["Subject"] == "Doctor Portal: your digest of 2026-03-10 (2 update(s))"
     text = digest.get_content()
-    assert "* Treatment setup v2 awaits your approval" in text and "* Case on hold" in text
-    assert "Phase 1 shipped" not in text and "Phase 2 shipped" not in text
+    assert "* Phase 1 shipped" in text and "* Case on hold" in text
+    assert "setup v2" not in text  # approved before the digest: no longer asks anything
+    assert "Phase 2 shipped" not in text  # made after the digest was due: the next one's
     await asyncio.sleep(0.3)
     assert len(smtp.inbox) == 1
     [row] = await mailing.deliveries_of(case.doctor_id)
     assert row.kind == "daily_digest" and len(row.notification_ids) == 2
-    # the next day's digest tells of the late shipment; a doctor without the digest, or a day with nothing: none
-    other = str(uuid.uuid4())
-    await mailing.apply(doctor_profile(other))
+    # the next day's digest tells of the late shipment only; a day with nothing sends nothing
     assert await queue_digests(mailing.sessions, mailing.settings, now + timedelta(days=1)) == 1
-    assert "* Phase 2 shipped" in (await smtp.wait(2))[1].get_content()
+    assert "* Phase 2 shipped" in (text := (await smtp.wait(2))[1].get_content()) and "Phase 1" not in text
     assert await queue_digests(mailing.sessions, mailing.settings, now + timedelta(days=2)) == 0
+    await asyncio.sleep(0.3)
+    assert len(smtp.inbox) == 2
+
+
+async def test_switching_the_digest_neither_repeats_nor_loses_an_email(
+    mailing: Notifications, smtp: SmtpServer
+) -> None:
+    sent_each, gathering = CaseOf(), CaseOf()
+    await mailing.apply(doctor_profile(sent_each.doctor_id), doctor_profile(gathering.doctor_id, daily_digest=True))
+    await mailing.apply(setup_published(sent_each), setup_published(gathering))
+    [alone] = await smtp.wait(1)
+    assert alone["To"] == f"dr-{sent_each.doctor_id[:8]}@example.com"
+    # the first doctor chooses the digest: what was e-mailed already is not gathered again
+    await mailing.apply(doctor_profile(sent_each.doctor_id, 2, updated=True, daily_digest=True))
+    # the second leaves it before it went out: what it was to gather is e-mailed now, one each
+    await mailing.apply(doctor_profile(gathering.doctor_id, 2, updated=True, daily_digest=False))
+    [_, released] = await smtp.wait(2)
+    assert released["To"] == f"dr-{gathering.doctor_id[:8]}@example.com"
+    assert released["Subject"] == "Treatment setup v2 awaits your approval"
+    assert await queue_digests(mailing.sessions, mailing.settings, utcnow() + timedelta(days=1)) == 0
     await asyncio.sleep(0.3)
     assert len(smtp.inbox) == 2

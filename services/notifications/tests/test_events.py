@@ -13,6 +13,7 @@ from email.policy import default
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from services.notifications.deliveries import send_due
@@ -26,8 +27,10 @@ from shared.events.cases import (
     PhaseShipped,
     SetupPublished,
 )
+from shared.events.documents import RecordsChecked, RecordsCompleted
 from shared.events.envelope import Envelope
 from shared.events.notifications import NOTIFICATION_KINDS
+from tests.harness.events import envelope_of
 
 
 def status(case: CaseOf, to: str, came_from: str, actor: str = "staff", **fields: Any) -> Envelope:
@@ -175,7 +178,8 @@ async def test_one_event_one_notification_and_one_email_even_when_delivered_twic
     message = email.message_from_bytes(eml.read_bytes(), policy=default)
     assert message["Subject"] == title and message["To"] == f"dr-{case.doctor_id[:8]}@example.com"
     text = message.get_content()
-    assert text.startswith("Dear Dr Martin,") and f"/cases/{case.case_id}" in text and phrases[0] in text
+    assert text.startswith("Dear Dr Martin,") and phrases[0] in text
+    assert f"Open the case: http://127.0.0.1:8000/api/v1/cases/{case.case_id}\n" in text
 
 
 async def test_facts_that_ask_nothing_of_the_doctor_make_no_notification(notifications: Notifications) -> None:
@@ -235,3 +239,44 @@ async def test_a_nearer_expiry_reminder_replaces_the_earlier_one_and_ends_on_the
         assert datetime.fromisoformat(item["expires_at"]) == expires
         await notifications.apply(status(case, "expired", "shipped", "system"))
         assert [i["kind"] for i in (await doctor.get("/notifications")).json()["items"]] == ["case_expired"]
+
+
+async def test_records_asked_once_each_pvs_impressions_and_missing_photos_apart(notifications: Notifications) -> None:
+    digital, pvs = CaseOf(), CaseOf()
+    photos = ["photo.face_frontal", "photo.face_profile"]
+
+    def checked(case: CaseOf, missing: list[str]) -> Envelope:
+        payload = RecordsChecked(
+            case_id=case.case_id,
+            order_id="o",
+            doctor_id=case.doctor_id,
+            required=photos,
+            missing=missing,
+            complete=not missing,
+        )
+        return envelope_of(payload, source="documents", subject=case.case_id, version=1)
+
+    # digital scans: the records check and the case's move name the same slots: asked once
+    await notifications.apply(
+        checked(digital, photos), status(digital, "awaiting_records", "incomplete_submission", "doctor", slots=photos)
+    )
+    # PVS impressions: the case waits for the box, and the check finds photos missing too: two requests
+    await notifications.apply(status(pvs, "awaiting_records", "incomplete_submission", "doctor"), checked(pvs, photos))
+    async with notifications.doctor(digital.doctor_id) as doctor:
+        [asked] = await listed(doctor)
+        assert asked["title"] == "Records needed"
+    async with notifications.doctor(pvs.doctor_id) as doctor:
+        photos_asked, mail_box = await listed(doctor)
+        assert mail_box["title"] == "PVS impressions to send" and mail_box["body"].startswith(pvs.order_number)
+        assert "face photo (frontal), face photo (profile)" in photos_asked["body"]
+        assert photos_asked["body"].startswith(f"{pvs.order_number} · Zoë Lefèvre")  # named from the case's status
+        completed = RecordsCompleted(case_id=pvs.case_id, order_id="o", doctor_id=pvs.doctor_id, required=photos)
+        await notifications.apply(envelope_of(completed, source="documents", subject=pvs.case_id, version=2))
+        assert [i["title"] for i in await listed(doctor)] == ["PVS impressions to send"]
+
+
+async def listed(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """The carousel's items."""
+    answer = await client.get("/notifications")
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]

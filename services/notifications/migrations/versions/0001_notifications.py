@@ -38,6 +38,8 @@ def upgrade() -> None:
         sa.Column("case_id", sa.String(36), primary_key=True),
         sa.Column("status", sa.String(30), nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("order_number", sa.String(20)),
+        sa.Column("patient_name", sa.String(210)),
     )
     op.create_table(
         "notifications",
@@ -53,6 +55,8 @@ def upgrade() -> None:
         _at("expires_at", nullable=False),
         _at("read_at"),
         _at("dismissed_at"),
+        sa.Column("email_due", sa.Boolean, nullable=False),
+        sa.Column("emailed_by", sa.String(36)),
         sa.UniqueConstraint("source_event_id", "doctor_id", name="uq_notifications_source_event_doctor"),
     )
     op.create_index("ix_notifications_doctor_created", "notifications", ["doctor_id", "created_at"])
