@@ -1,7 +1,12 @@
 """The gateway's links to the internal services (ARCHITECTURE.md "Gateway composition", rule 10).
 
-One long-lived ``httpx.AsyncClient`` per service, with explicit timeouts and pool limits, opened at start-up and
-closed at shutdown. Every call carries a fresh internal token for the caller (``Authorization: Bearer``) and the
+Two long-lived ``httpx.AsyncClient`` per service, with explicit timeouts and pool limits, opened at start-up and
+closed at shutdown. Calls whose bodies are JSON (:meth:`Downstream.call`, every view) go through aiohttp's connection
+pool (``httpx-aiohttp``), as TRAPS.md advises: httpx's own pool is several times slower under concurrency
+(encode/httpx#3215), and a connection reset at the wrong moment made it raise an ``AttributeError`` instead of a
+transport error. Streams of files (:meth:`Downstream.open`) keep httpx's own pool, which reads a service's early answer
+(413 to an upload past the limit) while the body is still being sent, where aiohttp fails the request. Both are traced
+by OpenTelemetry. Every call carries a fresh internal token for the caller (``Authorization: Bearer``) and the
 request's correlation id; nothing of the client's own request (its credentials, cookies or other headers) is
 forwarded. A service that cannot be reached answers 503 with ``Retry-After``; its own answers (404 included) pass
 through unchanged.
@@ -17,6 +22,8 @@ from urllib.parse import quote
 import httpx
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from httpx_aiohttp import AiohttpTransport
+from opentelemetry.instrumentation.httpx import AsyncOpenTelemetryTransport
 from starlette.responses import Response, StreamingResponse
 
 from services.gateway.auth import Caller
@@ -51,6 +58,14 @@ class Downstream:
     def __init__(self, settings: PortalSettings) -> None:
         self.settings = settings
         self.clients = {
+            name: httpx.AsyncClient(
+                base_url=settings.url_of(name),
+                timeout=TIMEOUT,
+                transport=AsyncOpenTelemetryTransport(AiohttpTransport(limits=LIMITS)),
+            )
+            for name in INTERNAL_SERVICES
+        }
+        self.streams = {
             name: httpx.AsyncClient(base_url=settings.url_of(name), timeout=TIMEOUT, limits=LIMITS)
             for name in INTERNAL_SERVICES
         }
@@ -59,7 +74,7 @@ class Downstream:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        for client in self.clients.values():
+        for client in [*self.clients.values(), *self.streams.values()]:
             await client.aclose()
 
     def headers(self, principal: Principal) -> dict[str, str]:
@@ -102,7 +117,7 @@ class Downstream:
         ``aclose()``), and whose own body, when given, is streamed from ``content`` (chunked); raises 503 when the
         service cannot be reached. An error raised by ``content`` propagates (the request to the service is
         aborted)."""
-        client = self.clients[service]
+        client = self.streams[service]
         request = client.build_request(
             method, path, params=params, content=content, headers={**(headers or {}), **self.headers(principal)}
         )
