@@ -16,12 +16,13 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from services.cases.schemas import AnswerIn, ApproveIn, CommentIn, LabelAssign, LabelEdit, ReasonIn, ResumeIn
 from services.gateway.api.documents import with_urls
 from services.gateway.audit import record
-from services.gateway.auth import Caller, CaseActor, CaseDoctor
+from services.gateway.auth import Caller, CaseActor, CaseDoctor, Database
 from services.gateway.composition import Part, compose
 from services.gateway.downstream import relayed, send, service_path
 from shared.http import CASE_OWNER_HEADER
@@ -77,10 +78,12 @@ def list_answer(answer: httpx.Response) -> Response:
     return JSONResponse({**page, "items": [with_thumbnail(item) for item in page["items"]]})
 
 
-async def page_view(request: Request, caller: Caller, case_id: str, template: str) -> Response:
+async def page_view(request: Request, caller: Caller, db: AsyncSession, case_id: str, template: str) -> Response:
     """The case page: the cases service's ``{case, action_required, history}`` at ``template`` (required) and the
     documents service's ``documents`` of the case (optional: null, and named in ``meta``, when it does not answer in
-    time), asked at once; the read is audited."""
+    time), asked at once, with the request's database session ``db`` given back first (the audit writes in its own);
+    the read is audited."""
+    await db.close()
     composed = await compose(
         request,
         caller,
@@ -106,9 +109,9 @@ async def list_cases(request: Request, caller: CaseDoctor) -> Response:
 
 
 @router.get("/cases/{case_id}")
-async def read_case(case_id: str, request: Request, caller: CaseDoctor) -> Response:
+async def read_case(case_id: str, request: Request, caller: CaseDoctor, db: Database) -> Response:
     """The case page ``{case, action_required, documents, history, meta}``; audited."""
-    return await page_view(request, caller, case_id, "/v1/cases/{}")
+    return await page_view(request, caller, db, case_id, "/v1/cases/{}")
 
 
 @router.get("/cases/{case_id}/setups")
@@ -201,11 +204,12 @@ async def rename_labels(request: Request, caller: CaseDoctor, body: list[LabelEd
 
 
 @router.get("/dashboard")
-async def dashboard(request: Request, caller: CaseDoctor) -> Response:
+async def dashboard(request: Request, caller: CaseDoctor, db: Database) -> Response:
     """``period=mtd|qtd|ytd|all``: ``{notifications, counts, insights, meta}``. The counts and insights (with the
     previous period and the change) come from the cases service (required), the carousel's newest
     :data:`CAROUSEL_SIZE` notifications from the notifications service (optional: null, and named in
-    ``meta.degraded``, when it does not answer in time), asked at once."""
+    ``meta.degraded``, when it does not answer in time), asked at once; no database connection is held meanwhile."""
+    await db.close()
     composed = await compose(
         request,
         caller,

@@ -26,9 +26,9 @@ async def list_cases(request: Request, caller: Staff) -> Response:
 
 
 @router.get("/cases/{case_id}")
-async def read_case(case_id: str, request: Request, caller: Staff) -> Response:
+async def read_case(case_id: str, request: Request, caller: Staff, db: Database) -> Response:
     """The case page as the lab sees it ``{case, action_required: [], documents, history, meta}``; audited."""
-    return await page_view(request, caller, case_id, "/v1/staff/cases/{}")
+    return await page_view(request, caller, db, case_id, "/v1/staff/cases/{}")
 
 
 @router.get("/cases/{case_id}/setups")

@@ -1,0 +1,156 @@
+"""``portal run`` as a user runs it, for tests: the real command in a subprocess, with its own data directory, free
+ports and a fresh RabbitMQ virtual host, its output kept; and what it leaves behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from shared.settings import SERVICES
+from tests.harness.rabbit import create_vhost, delete_vhost, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+READY = re.compile(r"Doctor Portal is ready: (http://\S+)")
+
+
+def port(env: dict[str, str], service: str) -> int:
+    """The port ``service`` was given in ``env``."""
+    return int(env[f"PORTAL_{service.upper()}_PORT"])
+
+
+def answers(url: str) -> bool:
+    """Whether anything answers HTTP at ``url``."""
+    try:
+        httpx.get(url, timeout=1.0)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+def leftover_services(env: dict[str, str]) -> list[psutil.Process]:
+    """Live (non-zombie) processes serving one of ``env``'s ports, wherever they sit in the process tree."""
+    ports = {str(port(env, service)) for service in SERVICES}
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        cmdline = process.info["cmdline"] or []
+        if process.info["status"] != psutil.STATUS_ZOMBIE and "uvicorn" in " ".join(cmdline):
+            if any(a == "--port" and b in ports for a, b in zip(cmdline, cmdline[1:], strict=False)):
+                found.append(process)
+    return found
+
+
+@dataclass
+class Portal:
+    """A running ``portal run``: its process and every line it printed so far (stdout and stderr together)."""
+
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    @property
+    def output(self) -> str:
+        """Everything printed so far."""
+        return "".join(self.lines)
+
+    def wait_for(self, pattern: re.Pattern[str], timeout: float = 60.0) -> re.Match[str]:
+        """The first printed line matching ``pattern``, waiting at most ``timeout`` s; fails if the command exits."""
+        deadline, scanned = time.monotonic() + timeout, 0
+        while True:
+            for line in self.lines[scanned:]:
+                scanned += 1
+                if match := pattern.search(line):
+                    return match
+            assert self.process.poll() is None, f"portal run exited ({self.process.returncode}):\n{self.output}"
+            assert time.monotonic() < deadline, f"no {pattern.pattern!r} after {timeout} s:\n{self.output}"
+            time.sleep(0.05)
+
+    @property
+    def url(self) -> str:
+        """The URL announced by the ready line (waits for it)."""
+        return self.wait_for(READY).group(1)
+
+    def wait_exit(self, timeout: float) -> int:
+        """Wait for the command to exit and its output to be read to the end; returns the exit code."""
+        code = self.process.wait(timeout=timeout)
+        assert self.reader is not None
+        self.reader.join(timeout=10)
+        return code
+
+
+@pytest.fixture
+def portal_env(tmp_path: Path) -> Iterator[Callable[[], dict[str, str]]]:
+    """A factory of environments for ``portal run``: a new data directory, five unused ports and a new virtual host
+    each (deleted after the test); other ``PORTAL_*``/``RABBITMQ_URL``/``OTEL_*`` variables are dropped."""
+    vhosts: list[str] = []
+    used: set[int] = set()
+
+    def make() -> dict[str, str]:
+        vhosts.append(create_vhost())
+        data_dir = tmp_path / f"portal-{len(vhosts)}"
+        data_dir.mkdir()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "RABBITMQ_", "OTEL_"))}
+        env.update(PORTAL_ENV="test", PORTAL_DATA_DIR=str(data_dir), RABBITMQ_URL=vhosts[-1])
+        for service in SERVICES:
+            while (chosen := free_port()) in used:
+                pass
+            used.add(chosen)
+            env[f"PORTAL_{service.upper()}_PORT"] = str(chosen)
+        return env
+
+    yield make
+    for url in vhosts:
+        delete_vhost(url)
+
+
+@contextmanager
+def portal_run(env: dict[str, str], until: re.Pattern[str] | None = READY, timeout: float = 60.0) -> Iterator[Portal]:
+    """Start ``python -m shared.cli run`` with ``env`` and, unless ``until`` is None, wait (at most ``timeout`` s) for
+    a line matching it, by default the ready line. A thread keeps draining the combined output so the pipe never
+    fills. On leaving, a command still running gets SIGTERM, then SIGKILL (with every process under it) when it has
+    not exited 20 s later."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shared.cli", "run"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    portal = Portal(process)
+
+    def drain() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            portal.lines.append(line)
+
+    portal.reader = threading.Thread(target=drain, daemon=True)
+    portal.reader.start()
+    try:
+        if until is not None:
+            portal.wait_for(until, timeout)
+        yield portal
+    finally:
+        if process.poll() is None:
+            tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                for member in tree:
+                    with suppress(psutil.NoSuchProcess):
+                        member.kill()
+                process.wait(timeout=10)
+        portal.reader.join(timeout=10)
