@@ -163,12 +163,19 @@ def case_detail(
 
 
 def action_required(
-    case: Case, pending: Setup | None, records: RecordsResult | None, relation: str, permissions: tuple[str, ...]
+    case: Case,
+    pending: Setup | None,
+    records: RecordsResult | None,
+    relation: str,
+    permissions: tuple[str, ...],
+    patient_link: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """What the case waits for from the caller (DOMAIN.md "Case page", Action required); empty when nothing is. A
     submitted order whose records check has not come back waits for nobody; while records are awaited, the slots to
     upload are those the check found missing, or every required one while it has not answered. A collaborator is
-    asked to evaluate a pending setup only with the ``evaluate_setups`` permission."""
+    asked to evaluate a pending setup only with the ``evaluate_setups`` permission. The doctor's review of a pending
+    setup carries the case's active ``patient_link`` (:func:`link_state`; None when there is none), for showing the
+    setup to the patient before deciding."""
     if relation == "staff":
         return []
     actions: list[dict[str, Any]] = []
@@ -176,7 +183,7 @@ def action_required(
         actions.append({"kind": "complete_submission", "order_id": case.order_id})
     if case.status == "setup_approval_pending" and pending is not None:
         if relation == "owner":
-            actions.append({"kind": "review_setup", **setup_body(pending)})
+            actions.append({"kind": "review_setup", **setup_body(pending), "patient_link": patient_link})
         elif "evaluate_setups" in permissions:
             actions.append({"kind": "evaluate_setup", **setup_body(pending)})
     if case.status == "awaiting_records" and relation == "owner":

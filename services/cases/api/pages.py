@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cases.api.access import Access
 from services.cases.intake import records_result
 from services.cases.models import Case, HistoryEntry, Label, PatientLink, Phase, Setup
-from services.cases.views import action_required, case_detail, history_body
+from services.cases.views import action_required, case_detail, history_body, link_state
 from shared.db import utcnow
 
 
@@ -67,6 +67,7 @@ async def case_page(session: AsyncSession, access: Access) -> dict[str, Any]:
             await records_result(session, case),
             access.relation,
             access.permissions,
+            link_state(await active_link(session, case), utcnow()),
         ),
         "history": history,
     }

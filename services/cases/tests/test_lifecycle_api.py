@@ -37,6 +37,10 @@ async def test_the_lab_and_the_doctor_take_a_case_to_its_last_phase(cases: Cases
         assert page["case"]["setup"]["version"] == 1 and page["case"]["setup"]["state"] == "pending"
         [review] = page["action_required"]
         assert review["kind"] == "review_setup" and review["technician_comment"] == "IPR 0.2 mm at 31/41"
+        assert review["patient_link"] is None  # the doctor may show the setup to the patient before deciding
+        await ok(await doctor.post(f"/cases/{order.case_id}/patient-link", json={"password": "tooth-fairy"}), 201)
+        [review] = (await ok(await doctor.get(f"/cases/{order.case_id}")))["action_required"]
+        assert review["patient_link"]["password_protected"] is True and review["patient_link"]["views"] == 0
 
         refused = await doctor.post(f"/cases/{order.case_id}/setups/1/reject", json={})
         assert refused.status_code == 422
