@@ -64,13 +64,28 @@ class Composed:
 
 async def compose(request: Request, caller: Caller, *parts: Part) -> Composed:
     """Ask every part at once on behalf of ``caller``; returns their answers once all have answered or the deadline
-    passed. Raises 503 (``Retry-After``) when a required part could not be reached or answered too late."""
+    passed, or as soon as a required part answered an error (the view is then that answer: the other parts are
+    dropped unasked-for). Raises 503 (``Retry-After``) when a required part could not be reached or answered too
+    late."""
     deadline = request.app.state.runtime.settings.view_deadline_seconds
-    answers = await asyncio.gather(*(_ask(request, caller, part, deadline) for part in parts))
-    for part, answer in zip(parts, answers, strict=True):
-        if part.required and answer is None:
-            raise unavailable(part.service)
-    return Composed({part.name: answer for part, answer in zip(parts, answers, strict=True)})
+    asked = {asyncio.create_task(_ask(request, caller, part, deadline)): part for part in parts}
+    answers: dict[str, httpx.Response | None] = {part.name: None for part in parts}
+    pending = set(asked)
+    try:
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                part, answer = asked[task], task.result()
+                answers[part.name] = answer
+                if part.required and answer is None:
+                    raise unavailable(part.service)
+                if part.required and not answer.is_success:
+                    return Composed(answers)
+    finally:
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    return Composed(answers)
 
 
 async def _ask(request: Request, caller: Caller, part: Part, deadline: float) -> httpx.Response | None:

@@ -128,24 +128,27 @@ class Notifier:
         )
 
     async def records_checked(self, session: AsyncSession, envelope: Envelope, payload: RecordsChecked) -> None:
-        """The records check found slots empty: ask for them, unless a notice already asks for those very slots
-        (the case's own move to ``awaiting_records`` names them too)."""
+        """The records check found slots empty while the case already waits for records (PVS impressions, whose
+        move to ``awaiting_records`` names no slot, or a later check): ask for them, unless a notice already asks for
+        those very slots. A check heard before the case's move is left to the move, which names the same slots and
+        the case's order number and patient."""
+        known = await session.get(CaseStatus, payload.case_id)
         if (
             payload.complete
             or not payload.missing
+            or known is None
+            or known.status != "awaiting_records"
             or await _records_asked(session, payload.case_id, payload.missing, envelope.occurred_at)
         ):
             return
-        known = await session.get(CaseStatus, payload.case_id)
         case = CaseEvent(
             case_id=payload.case_id,
             doctor_id=payload.doctor_id,
-            order_number=known.order_number if known else None,
-            patient_name=known.patient_name if known else None,
+            order_number=known.order_number,
+            patient_name=known.patient_name,
         )
-        version = known.version if known else 0
         params = {"slots": payload.missing}
-        await self.notify(session, envelope, case, "records_missing", params, case_version=version)
+        await self.notify(session, envelope, case, "records_missing", params, case_version=known.version)
 
     async def records_completed(self, session: AsyncSession, envelope: Envelope, payload: RecordsCompleted) -> None:
         """Every slot asked for now holds a file: the requests for files end (one to mail PVS impressions, which

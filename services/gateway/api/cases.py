@@ -70,8 +70,13 @@ def case_answer(answer: httpx.Response) -> Response:
     return JSONResponse(with_thumbnail(answer.json()), status_code=answer.status_code)
 
 
-def list_answer(answer: httpx.Response) -> Response:
-    """A page of cases from the cases service, each with its thumbnail URL."""
+async def list_view(request: Request, caller: Caller, db: AsyncSession, path: str) -> Response:
+    """A page of cases from the cases service's list at ``path`` (the request's filters, sorts and paging passed
+    through), each with its thumbnail URL, within the views' deadline (503 with ``Retry-After`` past it), with the
+    request's database session ``db`` given back first."""
+    await db.close()
+    part = Part("cases", "cases", path, required=True, params=list(request.query_params.multi_items()))
+    answer = (await compose(request, caller, part)).required("cases")
     if not answer.is_success:
         return relayed(answer)
     page = answer.json()
@@ -101,11 +106,11 @@ async def page_view(request: Request, caller: Caller, db: AsyncSession, case_id:
 
 
 @router.get("/cases")
-async def list_cases(request: Request, caller: CaseDoctor) -> Response:
+async def list_cases(request: Request, caller: CaseDoctor, db: Database) -> Response:
     """The orders list: the doctor's cases and those shared with them; filters ``status`` (repeatable), ``bucket``,
     ``label_id``, ``package``, ``collaborator_status``, ``q``; ``sort`` by any column (``-`` for descending);
     ``page``, ``page_size``."""
-    return list_answer(await relay(request, caller, "/v1/cases"))
+    return await list_view(request, caller, db, "/v1/cases")
 
 
 @router.get("/cases/{case_id}")

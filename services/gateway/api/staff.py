@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from services.cases.schemas import DeliverIn, PhaseIn, RecordsProblemIn, SetupIn, ShipIn
-from services.gateway.api.cases import case_answer, list_answer, page_view, relay
+from services.gateway.api.cases import case_answer, list_view, page_view, relay
 from services.gateway.api.documents import store
 from services.gateway.auth import Database, Staff
 from services.gateway.downstream import downstream, relayed, service_path
@@ -20,9 +20,9 @@ router = APIRouter(prefix="/staff", tags=["staff"], route_class=ProblemRoute)
 
 
 @router.get("/cases")
-async def list_cases(request: Request, caller: Staff) -> Response:
+async def list_cases(request: Request, caller: Staff, db: Database) -> Response:
     """Every case, with the orders list's filters, sorts and paging, plus ``doctor_id``."""
-    return list_answer(await relay(request, caller, "/v1/staff/cases"))
+    return await list_view(request, caller, db, "/v1/staff/cases")
 
 
 @router.get("/cases/{case_id}")

@@ -265,6 +265,7 @@ async def test_records_asked_once_each_pvs_impressions_and_missing_photos_apart(
     async with notifications.doctor(digital.doctor_id) as doctor:
         [asked] = await listed(doctor)
         assert asked["title"] == "Records needed"
+        assert asked["body"].startswith(f"{digital.order_number} · Zoë Lefèvre: the lab needs face photo (frontal)")
     async with notifications.doctor(pvs.doctor_id) as doctor:
         photos_asked, mail_box = await listed(doctor)
         assert mail_box["title"] == "PVS impressions to send" and mail_box["body"].startswith(pvs.order_number)
