@@ -99,7 +99,7 @@ async def test_the_lab_takes_a_doctors_case_to_its_last_phase_and_the_doctor_fol
         await records_complete(portal, order, str(account["id"]))
         page = await case_reaches(doctor, case_id, "setup_in_progress")
         assert page["case"]["order_number"] == order["order_number"] and page["documents"] is None
-        assert page["meta"] == {"partial": True, "degraded": ["documents"]} and page["action_required"] == []
+        assert page["meta"] == {"partial": True, "degraded": ["documents", "records"]} and page["action_required"] == []
         assert (await doctor.get("/staff/cases")).status_code == 403
         for method in ("GET", "POST"):
             odd = await doctor.request(method, "/orders", json={}, headers={"Idempotency-Key": "café".encode()})

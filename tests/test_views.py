@@ -128,18 +128,39 @@ async def test_views_hold_what_the_services_hold(scene: Scene) -> None:
     assert board["counts"]["statuses"]["incomplete_submission"] == 1
 
 
+async def test_the_case_page_asks_for_the_records_still_missing(scene: Scene) -> None:
+    doctor, case_id = scene.doctor, scene.case_id
+    await ok(await doctor.post(f"/orders/{scene.order_id}/submit"), 202)
+    page = await case_reaches(doctor, case_id, "awaiting_records")
+    [upload] = page["action_required"]
+    assert upload["kind"] == "upload_records" and len(upload["missing"]) == 9  # the main photo was sent with the draft
+    slot = "photo.face_frontal"
+    with (SAMPLES / CASE_01[slot]).open("rb") as photo:
+        sent = await doctor.post(
+            f"/cases/{case_id}/documents", data={"slot": slot}, files={"file": (photo.name, photo)}
+        )
+    await ok(sent, 201)
+    page = await ok(await doctor.get(f"/cases/{case_id}"))
+    [upload] = page["action_required"]
+    assert slot not in upload["missing"] and len(upload["missing"]) == 8
+    assert page["case"]["records"]["missing"] == upload["missing"] and page["case"]["records"]["complete"] is False
+    checklist = await service_json(scene, "documents", f"/v1/cases/{case_id}/records")
+    assert checklist["missing"] == upload["missing"]
+
+
 async def test_an_optional_part_down_or_slow_is_left_out_within_the_deadline_and_pools_recover(scene: Scene) -> None:
-    doctor, proxies = scene.doctor, scene.portal.proxies
-    views = {"notifications": "/dashboard", "documents": f"/cases/{scene.case_id}"}
-    for part, path in views.items():
+    doctor, proxies, page = scene.doctor, scene.portal.proxies, f"/cases/{scene.case_id}"
+    # the case page's documents and records checklist both come from the documents service
+    views = {"notifications": ("/dashboard", ["notifications"]), "documents": (page, ["documents", "records"])}
+    for part, (path, parts) in views.items():
         await proxies[part].stop()
         answer, took = await timed(doctor, path)
-        assert answer.status_code == 200 and answer.json()["meta"] == {"partial": True, "degraded": [part]}
+        assert answer.status_code == 200 and answer.json()["meta"] == {"partial": True, "degraded": parts}
         assert answer.json()[part] is None and took < LATE, (part, took)
         await proxies[part].start()
         proxies[part].slow(DEADLINE * 3)
         answer, took = await timed(doctor, path)
-        assert answer.status_code == 200 and answer.json()["meta"]["degraded"] == [part]
+        assert answer.status_code == 200 and answer.json()["meta"]["degraded"] == parts
         assert took < LATE, (part, took)
         proxies[part].restore()
 

@@ -94,15 +94,33 @@ async def page_view(request: Request, caller: Caller, db: AsyncSession, case_id:
         caller,
         Part("case", "cases", service_path(template, case_id), required=True),
         Part("documents", "documents", service_path("/v1/cases/{}/documents", case_id)),
+        Part("records", "documents", service_path("/v1/cases/{}/records", case_id)),
     )
     answer = composed.required("case")
     await audited(request, caller, answer, "case.read", case_id)
     if not answer.is_success:
         return relayed(answer)
-    page = answer.json()
+    page = with_checklist(answer.json(), composed.json("records"))
     listed = composed.json("documents")
     documents = [with_urls(d) for d in listed["items"]] if listed is not None else None
     return JSONResponse({**page, "case": with_thumbnail(page["case"]), "documents": documents, "meta": composed.meta})
+
+
+def with_checklist(page: dict[str, Any], checklist: dict[str, Any] | None) -> dict[str, Any]:
+    """The cases service's page with the slots still missing as the documents service's checklist of the same order
+    has them now (the cases service knows the records check's answer, not the uploads since); unchanged without a
+    checklist of that order."""
+    records = page["case"].get("records") or {}
+    if checklist is None or records.get("missing") is None or checklist["order_id"] != records.get("order_id"):
+        return page
+    missing = checklist["missing"]
+    actions = [
+        {**action, "missing": missing} if action["kind"] == "upload_records" else action
+        for action in page["action_required"]
+        if not (action["kind"] == "upload_records" and not missing)
+    ]
+    case = {**page["case"], "records": {**records, "missing": missing, "complete": not missing}}
+    return {**page, "case": case, "action_required": actions}
 
 
 @router.get("/cases")
