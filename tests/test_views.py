@@ -2,8 +2,8 @@
 the test can stop, slow down or make reset connections.
 
 Proven here: with every service up, the dashboard, the orders list and the case page hold what the services hold;
-an optional part (the dashboard's notifications, the case page's documents) stopped, then slow past the view's
-deadline, leaves the view answering 200 within the deadline with ``meta.degraded`` naming it; the cases service,
+an optional part (the dashboard's notifications, the case page's documents and history) stopped, then slow past the
+view's deadline, leaves the view answering 200 within the deadline with ``meta.degraded`` naming it; the cases service,
 which every view needs, stopped or slow gives 503 with ``Retry-After``; once all is up again 100 requests in a row
 succeed whole (the connection pools recovered); and 200 dashboards at once while the notifications service resets
 connections get no 500 and all answer within the deadline."""
@@ -163,6 +163,12 @@ async def test_an_optional_part_down_or_slow_is_left_out_within_the_deadline_and
         assert answer.status_code == 200 and answer.json()["meta"]["degraded"] == parts
         assert took < LATE, (part, took)
         proxies[part].restore()
+
+    proxies["cases"].slow(DEADLINE * 3, path="/history")  # the case's history late, the case itself on time
+    answer, took = await timed(doctor, page)
+    assert answer.status_code == 200 and answer.json()["meta"] == {"partial": True, "degraded": ["history"]}
+    assert answer.json()["history"] is None and answer.json()["case"]["id"] == scene.case_id and took < LATE
+    proxies["cases"].restore()
 
     for path in ("/dashboard", f"/cases/{scene.case_id}", "/cases"):
         await proxies["cases"].stop()

@@ -5,7 +5,8 @@ Modes, set at any time:
 - ``silent`` (:meth:`FaultProxy.cut`): bytes in both directions are swallowed and new connections are accepted but
   never answered, as when a cable is pulled or a firewall starts dropping packets: neither side sees a close, only
   silence. A connection that went silent stays silent after :meth:`FaultProxy.restore`, as a stale one would.
-- ``slow``: the upstream's bytes reach the client only after :attr:`FaultProxy.delay` seconds each time.
+- ``slow``: the upstream's bytes reach the client only after :attr:`FaultProxy.delay` seconds each time; with a
+  :attr:`FaultProxy.slow_path`, only the answers to HTTP requests whose request line names that path.
 - ``reset``: new connections are answered with a TCP reset, one out of every :attr:`FaultProxy.reset_every`;
   the others pass.
 - ``down`` (:meth:`FaultProxy.stop`): the port is closed, connections are refused and the open ones are dropped,
@@ -30,6 +31,7 @@ class FaultProxy:
         self.port = free_port()
         self.mode = "forward"
         self.delay = 0.0
+        self.slow_path: bytes | None = None
         self.reset_every = 1
         self._accepted = 0
         self._server: asyncio.Server | None = None
@@ -56,9 +58,10 @@ class FaultProxy:
         """Forward new connections again."""
         self.mode = "forward"
 
-    def slow(self, delay: float) -> None:
-        """Hold each answer of the upstream ``delay`` seconds before passing it on."""
-        self.delay, self.mode = delay, "slow"
+    def slow(self, delay: float, path: str | None = None) -> None:
+        """Hold each answer of the upstream ``delay`` seconds before passing it on; with ``path``, only the answers
+        to HTTP requests for a path that holds it."""
+        self.delay, self.slow_path, self.mode = delay, path.encode() if path else None, "slow"
 
     def reset(self, every: int = 1) -> None:
         """Reset one new connection out of ``every`` (each of them with 1)."""
@@ -86,19 +89,24 @@ class FaultProxy:
                 return
         up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         self._writers.add(up_writer)
+        asked = {"path": b""}  # the request line last sent on this connection (HTTP/1.1 answers come in order)
         for source, target, answer in ((reader, up_writer, False), (up_reader, writer, True)):
-            task = asyncio.create_task(self._pump(source, target, answer))
+            task = asyncio.create_task(self._pump(source, target, answer, asked))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _pump(self, source: asyncio.StreamReader, target: asyncio.StreamWriter, answer: bool) -> None:
+    async def _pump(
+        self, source: asyncio.StreamReader, target: asyncio.StreamWriter, answer: bool, asked: dict[str, bytes]
+    ) -> None:
         was_cut = False
         with contextlib.suppress(ConnectionError, asyncio.CancelledError):
             while data := await source.read(65536):
                 was_cut = was_cut or self.mode == "silent"
                 if was_cut:
                     continue  # once cut, this connection stays silent for good
-                if answer and self.mode == "slow":
+                if not answer and data[:8].split(b" ")[0] in (b"GET", b"POST", b"PUT", b"PATCH", b"DELETE"):
+                    asked["path"] = data.split(b"\r\n", 1)[0]
+                if answer and self.mode == "slow" and (self.slow_path is None or self.slow_path in asked["path"]):
                     await asyncio.sleep(self.delay)
                 target.write(data)
                 await target.drain()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from services.cases.api.access import Caller, Database, StaffCaller, Viewer, find_case
-from services.cases.api.pages import active_link, case_answer, case_page, latest_setup
+from services.cases.api.pages import active_link, case_answer, case_history, case_page, latest_setup
 from services.cases.lifecycle import clear_records_problem, move
 from services.cases.listing import SORT_KEYS, ListQuery, list_cases
 from services.cases.schemas import AnswerIn, ReasonIn, ResumeIn
@@ -83,16 +83,34 @@ async def staff_list(
     return await _page(session, viewer, replace(request, doctor_id=doctor_id))
 
 
+WithHistory = Annotated[bool, Query(description="false: leave the history out (ask /history apart)")]
+
+
 @router.get("/cases/{case_id}")
-async def read_case(case_id: str, viewer: Caller, session: Database) -> JSONResponse:
-    """The case page: ``{case, action_required, history}``; 404 when the caller may not see the case."""
-    return JSONResponse(await case_page(session, await find_case(session, case_id, viewer)))
+async def read_case(case_id: str, viewer: Caller, session: Database, history: WithHistory = True) -> JSONResponse:
+    """The case page: ``{case, action_required, history}`` (without ``history`` when asked); 404 when the caller
+    may not see the case."""
+    return JSONResponse(await case_page(session, await find_case(session, case_id, viewer), history))
 
 
 @router.get("/staff/cases/{case_id}")
-async def staff_read_case(case_id: str, viewer: StaffCaller, session: Database) -> JSONResponse:
+async def staff_read_case(
+    case_id: str, viewer: StaffCaller, session: Database, history: WithHistory = True
+) -> JSONResponse:
     """The case page as the lab sees it (no action required of the lab is listed)."""
-    return JSONResponse(await case_page(session, await find_case(session, case_id, viewer)))
+    return JSONResponse(await case_page(session, await find_case(session, case_id, viewer), history))
+
+
+@router.get("/cases/{case_id}/history")
+async def read_history(case_id: str, viewer: Caller, session: Database) -> JSONResponse:
+    """The case's history ``{items: [{at, kind, actor, summary, details}]}``, oldest first; 404 as the page."""
+    return JSONResponse({"items": await case_history(session, (await find_case(session, case_id, viewer)).case)})
+
+
+@router.get("/staff/cases/{case_id}/history")
+async def staff_read_history(case_id: str, viewer: StaffCaller, session: Database) -> JSONResponse:
+    """The case's history as the lab sees it."""
+    return JSONResponse({"items": await case_history(session, (await find_case(session, case_id, viewer)).case)})
 
 
 @router.post("/cases/{case_id}/hold")

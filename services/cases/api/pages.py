@@ -52,14 +52,18 @@ async def case_answer(session: AsyncSession, access: Access) -> dict[str, Any]:
     )
 
 
-async def case_page(session: AsyncSession, access: Access) -> dict[str, Any]:
-    """``{case, action_required, history}``: the case, what it waits for from the caller, and every dated event
-    of it, oldest first."""
+async def case_history(session: AsyncSession, case: Case) -> list[dict[str, Any]]:
+    """Every dated event of the case, oldest first (DOMAIN.md "Case page", History)."""
+    query = select(HistoryEntry).where(HistoryEntry.case_id == case.id).order_by(HistoryEntry.at, HistoryEntry.id)  # type: ignore[arg-type]
+    return [history_body(entry) for entry in (await session.execute(query)).scalars()]
+
+
+async def case_page(session: AsyncSession, access: Access, with_history: bool = True) -> dict[str, Any]:
+    """``{case, action_required, history}``: the case, what it waits for from the caller, and (unless
+    ``with_history`` is false: the gateway asks for it apart) every dated event of it, oldest first."""
     case = access.case
     pending = await latest_setup(session, case)
-    query = select(HistoryEntry).where(HistoryEntry.case_id == case.id).order_by(HistoryEntry.at, HistoryEntry.id)  # type: ignore[arg-type]
-    history = [history_body(entry) for entry in (await session.execute(query)).scalars()]
-    return {
+    page = {
         "case": await case_answer(session, access),
         "action_required": action_required(
             case,
@@ -69,5 +73,5 @@ async def case_page(session: AsyncSession, access: Access) -> dict[str, Any]:
             access.permissions,
             link_state(await active_link(session, case), utcnow()),
         ),
-        "history": history,
     }
+    return {**page, "history": await case_history(session, case)} if with_history else page

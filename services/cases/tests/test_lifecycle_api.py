@@ -41,6 +41,13 @@ async def test_the_lab_and_the_doctor_take_a_case_to_its_last_phase(cases: Cases
         await ok(await doctor.post(f"/cases/{order.case_id}/patient-link", json={"password": "tooth-fairy"}), 201)
         [review] = (await ok(await doctor.get(f"/cases/{order.case_id}")))["action_required"]
         assert review["patient_link"]["password_protected"] is True and review["patient_link"]["views"] == 0
+        # the history apart, as the gateway asks for it
+        history = (await ok(await doctor.get(f"/cases/{order.case_id}/history")))["items"]
+        assert history == page["history"] and history[-1]["kind"] == "publish_setup"
+        assert (await ok(await lab.get(f"/staff/cases/{order.case_id}/history")))["items"] == history
+        assert "history" not in await ok(await doctor.get(f"/cases/{order.case_id}", params={"history": "false"}))
+        async with cases.doctor() as stranger:
+            assert (await stranger.get(f"/cases/{order.case_id}/history")).status_code == 404
 
         refused = await doctor.post(f"/cases/{order.case_id}/setups/1/reject", json={})
         assert refused.status_code == 422

@@ -84,15 +84,16 @@ async def list_view(request: Request, caller: Caller, db: AsyncSession, path: st
 
 
 async def page_view(request: Request, caller: Caller, db: AsyncSession, case_id: str, template: str) -> Response:
-    """The case page: the cases service's ``{case, action_required, history}`` at ``template`` (required) and the
-    documents service's ``documents`` of the case (optional: null, and named in ``meta``, when it does not answer in
-    time), asked at once, with the request's database session ``db`` given back first (the audit writes in its own);
-    the read is audited."""
+    """The case page: the cases service's ``{case, action_required}`` at ``template`` (required), and its
+    ``history`` and the documents service's ``documents`` and records checklist of the case (optional: null, and
+    named in ``meta``, when they do not answer in time), asked at once, with the request's database session ``db``
+    given back first (the audit writes in its own); the read is audited."""
     await db.close()
     composed = await compose(
         request,
         caller,
-        Part("case", "cases", service_path(template, case_id), required=True),
+        Part("case", "cases", service_path(template, case_id), required=True, params={"history": "false"}),
+        Part("history", "cases", service_path(template + "/history", case_id)),
         Part("documents", "documents", service_path("/v1/cases/{}/documents", case_id)),
         Part("records", "documents", service_path("/v1/cases/{}/records", case_id)),
     )
@@ -101,9 +102,16 @@ async def page_view(request: Request, caller: Caller, db: AsyncSession, case_id:
     if not answer.is_success:
         return relayed(answer)
     page = with_checklist(answer.json(), composed.json("records"))
-    listed = composed.json("documents")
+    listed, history = composed.json("documents"), composed.json("history")
     documents = [with_urls(d) for d in listed["items"]] if listed is not None else None
-    return JSONResponse({**page, "case": with_thumbnail(page["case"]), "documents": documents, "meta": composed.meta})
+    body = {
+        **page,
+        "case": with_thumbnail(page["case"]),
+        "documents": documents,
+        "history": history["items"] if history is not None else None,
+        "meta": composed.meta,
+    }
+    return JSONResponse(body)
 
 
 def with_checklist(page: dict[str, Any], checklist: dict[str, Any] | None) -> dict[str, Any]:
