@@ -14,6 +14,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -38,6 +39,8 @@ start-up (what the lifespan opened is closed again)."""
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
+log = structlog.get_logger(__name__)
+
 
 @dataclass
 class Runtime:
@@ -54,6 +57,21 @@ class Runtime:
     """Closed at shutdown, first: start-up hooks enter what they open here (clients, pools)."""
     extensions: dict[str, Any] = field(default_factory=dict)
     """What start-up hooks made for the routes, by name (e.g. the gateway's downstream clients)."""
+
+
+def start_job(runtime: Runtime, name: str, job: Callable[[], Awaitable[object]], every_seconds: float) -> None:
+    """Run ``job`` now and then every ``every_seconds`` in the background until the service stops (a task of
+    ``runtime``). A failed run is logged and the next one comes as planned: a job must outlive a database hiccup."""
+
+    async def repeat() -> None:
+        while True:
+            try:
+                await job()
+            except Exception as exc:
+                log.warning("background job failed", job=name, error=repr(exc))
+            await asyncio.sleep(every_seconds)
+
+    runtime.tasks.append(asyncio.create_task(repeat(), name=f"{runtime.service}-{name}"))
 
 
 def create_service_app(

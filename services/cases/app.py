@@ -1,25 +1,23 @@
 """App factory of the cases service (``uvicorn services.cases.app:create_app --factory``)."""
 
-import asyncio
-
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.cases.api import router
 from services.cases.events import consumers
-from services.cases.expiry import run_schedule
+from services.cases.expiry import expiry_run
 from services.cases.settings import SERVICE, Settings
 from shared.problems import ProblemError
-from shared.service import Runtime, create_service_app
+from shared.service import Runtime, create_service_app, start_job
 from shared.settings import PortalSettings
 
 
 async def start_expiry_job(runtime: Runtime) -> None:
-    """Start-up hook: run the expiry job (:func:`~services.cases.expiry.run_schedule`) in the background; it stops
-    with the service."""
+    """Start-up hook: run the expiry job (:func:`~services.cases.expiry.expiry_run`) every
+    ``expiry_check_seconds`` in the background; it stops with the service."""
     every = runtime.settings.expiry_check_seconds  # type: ignore[attr-defined]
-    runtime.tasks.append(asyncio.create_task(run_schedule(runtime.sessions, every), name=f"{SERVICE}-expiry"))
+    start_job(runtime, "expiry", lambda: expiry_run(runtime.sessions), every)
 
 
 def create_app(settings: PortalSettings | None = None) -> FastAPI:

@@ -10,8 +10,6 @@ months back from the expiry date: more than 6 months left ``normal``, 3 to 6 mon
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
 import structlog
@@ -155,16 +153,8 @@ async def _remind(session: AsyncSession, case: Case, now: datetime) -> bool:
     return True
 
 
-async def run_schedule(
-    sessions: async_sessionmaker[AsyncSession], every_seconds: float, clock: Callable[[], datetime] = utcnow
-) -> None:
-    """Run :func:`remind_and_expire` now and then every ``every_seconds`` until cancelled; a failed run is logged and
-    the next one comes as planned."""
-    while True:
-        try:
-            expired, reminded = await remind_and_expire(sessions, clock())
-            if expired or reminded:
-                log.info("expiry job", expired=expired, reminded=reminded)
-        except Exception as exc:  # the job must outlive a database hiccup
-            log.warning("expiry job failed", error=repr(exc))
-        await asyncio.sleep(every_seconds)
+async def expiry_run(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """One run of the expiry job (:func:`remind_and_expire` now), logged when it reminded or expired."""
+    expired, reminded = await remind_and_expire(sessions, utcnow())
+    if expired or reminded:
+        log.info("expiry job", expired=expired, reminded=reminded)

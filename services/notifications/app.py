@@ -1,18 +1,17 @@
 """App factory of the notifications service (``uvicorn services.notifications.app:create_app --factory``)."""
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
 from fastapi import FastAPI
 
 from services.notifications.api import router
-from services.notifications.deliveries import run_sender
-from services.notifications.digest import run_digests
+from services.notifications.deliveries import send_due
+from services.notifications.digest import queue_digests
 from services.notifications.events import Notifier
 from services.notifications.settings import SERVICE, Settings
 from shared.db import utcnow
-from shared.service import Runtime, create_service_app
+from shared.service import Runtime, create_service_app, start_job
 from shared.settings import PortalSettings
 
 
@@ -28,9 +27,9 @@ def create_app(settings: PortalSettings | None = None, clock: Callable[[], datet
         """Start-up hook: the clock for the routes, then the e-mail sender and the digest job in the background;
         they stop with the service."""
         runtime.extensions["clock"] = clock
-        for name, job in (("email-sender", run_sender), ("digest", run_digests)):
-            task = asyncio.create_task(job(runtime.sessions, resolved, clock), name=f"{SERVICE}-{name}")
-            runtime.tasks.append(task)
+        sessions = runtime.sessions
+        start_job(runtime, "email-sender", lambda: send_due(sessions, resolved, clock), resolved.email_poll_seconds)
+        start_job(runtime, "digest", lambda: queue_digests(sessions, resolved, clock()), resolved.digest_check_seconds)
 
     consumers = Notifier(resolved).consumers
     return create_service_app(SERVICE, routers=[router], consumers=consumers, settings=resolved, startup=[start_jobs])

@@ -10,7 +10,6 @@ in ``portal_emails_total`` and the deliveries waiting or given up in ``portal_em
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -174,16 +173,3 @@ async def _count_states(sessions: async_sessionmaker[AsyncSession]) -> None:
         counts = {state: count for state, count in (await session.execute(query)).all()}
     for state in states:
         EMAIL_DELIVERIES.labels(SERVICE, state).set(counts.get(state, 0))
-
-
-async def run_sender(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Callable[[], datetime] = utcnow
-) -> None:
-    """Run :func:`send_due` every ``email_poll_seconds`` until cancelled; a failed run is logged and the next one
-    comes as planned."""
-    while True:
-        try:
-            await send_due(sessions, settings, clock)
-        except Exception as exc:  # the sender must outlive a database hiccup
-            log.warning("e-mail sender run failed", error=repr(exc))
-        await asyncio.sleep(settings.email_poll_seconds)

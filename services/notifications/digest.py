@@ -11,13 +11,10 @@ sends nothing.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,9 +22,7 @@ from services.notifications.emails import DIGEST
 from services.notifications.events import record_delivery, undelivered
 from services.notifications.models import Doctor, EmailDelivery
 from services.notifications.settings import Settings
-from shared.db import transaction, utcnow
-
-log = structlog.get_logger(__name__)
+from shared.db import transaction
 
 DIGEST_NAMESPACE = uuid.UUID("5b0f3c8e-5d2a-4f4e-9a53-0d6f0b1e7c21")
 """The UUID 5 namespace of digest keys (RFC 9562 §5.5): the key of a doctor's digest of a day is a name in it."""
@@ -81,16 +76,3 @@ async def queue_digests(sessions: async_sessionmaker[AsyncSession], settings: Se
                     notice.emailed_by = delivery_id
                 queued += 1
     return queued
-
-
-async def run_digests(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, clock: Callable[[], datetime] = utcnow
-) -> None:
-    """Run :func:`queue_digests` now and then every ``digest_check_seconds`` until cancelled; a failed run is logged
-    and the next one comes as planned."""
-    while True:
-        try:
-            await queue_digests(sessions, settings, clock())
-        except Exception as exc:  # the job must outlive a database hiccup
-            log.warning("digest job failed", error=repr(exc))
-        await asyncio.sleep(settings.digest_check_seconds)
