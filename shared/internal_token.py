@@ -26,6 +26,8 @@ AUDIENCE = "portal-services"
 ALGORITHM = "HS256"
 Role = Literal["doctor", "collaborator", "staff", "admin", "patient"]
 ROLES: tuple[str, ...] = ("doctor", "collaborator", "staff", "admin", "patient")
+STAFF_ROLES = frozenset({"staff", "admin"})
+"""The lab's roles: staff, and admins acting as staff."""
 
 
 class InvalidInternalToken(Exception):

@@ -21,10 +21,9 @@ from services.cases.statuses import BEFORE_HOLD, BY_CODE, RANK, Action, check
 from shared.db import utcnow
 from shared.events.cases import CaseStatusChanged
 from shared.events.envelope import Envelope
+from shared.internal_token import STAFF_ROLES
 from shared.messaging.outbox import add_event
 from shared.search import normalise, search_key
-
-STAFF_ROLES = frozenset({"staff", "admin"})
 
 
 @dataclass(frozen=True)

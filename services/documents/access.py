@@ -17,10 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.documents.models import CaseFile, Document
 from shared.http import current_principal
-from shared.internal_token import Principal
+from shared.internal_token import STAFF_ROLES, Principal
 from shared.problems import ProblemError, not_found
 
-STAFF_ROLES = frozenset({"staff", "admin"})
 Relation = Literal["owner", "collaborator", "staff"]
 
 

@@ -17,11 +17,11 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cases.lifecycle import STAFF_ROLES, Actor
+from services.cases.lifecycle import Actor
 from services.cases.models import Case, CaseCollaborator
 from services.cases.statuses import allowed_actions
 from shared.http import current_principal
-from shared.internal_token import Collaboration, Principal
+from shared.internal_token import STAFF_ROLES, Collaboration, Principal
 from shared.problems import ProblemError, not_found
 from shared.service import db_session
 

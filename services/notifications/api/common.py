@@ -9,9 +9,9 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.http import current_principal
+from shared.internal_token import STAFF_ROLES
 from shared.service import db_session
 
-STAFF_ROLES = ("staff", "admin")
 Database = Annotated[AsyncSession, Depends(db_session)]
 
 

@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders.models import Order, Patient
 from shared.http import current_principal
+from shared.internal_token import STAFF_ROLES
 from shared.problems import ProblemError, not_found
 from shared.service import db_session
 
 Owned = TypeVar("Owned", Order, Patient)
 
-STAFF_ROLES = ("staff", "admin")
 Database = Annotated[AsyncSession, Depends(db_session)]
 
 
