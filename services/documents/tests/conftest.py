@@ -40,19 +40,6 @@ from tests.harness.samples import CASE_01_DIR
 from tests.harness.servers import serve
 
 SAMPLES = CASE_01_DIR
-CASE_01 = {
-    "photo.face_frontal": "face_frontal.jpg",
-    "photo.face_smiling": "face_smiling.jpg",
-    "photo.face_profile": "face_profile.jpg",
-    "photo.intraoral_frontal": "frontal.png",
-    "photo.right_buccal": "right_buccal.png",
-    "photo.left_buccal": "left_buccal.png",
-    "photo.upper_occlusal": "upper_occlusal.png",
-    "photo.lower_occlusal": "lower_occlusal.png",
-    "scan.upper": "upper_jaw.stl",
-    "scan.lower": "lower_jaw.stl",
-}
-"""The ten records of the sample case-01, by slot (``../shared/samples/README.md``)."""
 DIGITAL = [*PHOTO_SLOTS, *SCAN_SLOTS]
 
 

@@ -14,8 +14,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from services.documents.tests.conftest import CASE_01, SAMPLES, Documents, opened_case, upload
+from services.documents.tests.conftest import SAMPLES, Documents, opened_case, upload
 from shared.internal_token import Collaboration, Principal
+from tests.harness.samples import CASE_01
 
 pytestmark = pytest.mark.timeout(120)
 
