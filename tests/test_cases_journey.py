@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,38 +24,10 @@ import pytest
 from services.gateway.tests.conftest import PASSWORD, registration, sign_in, sign_up, staff_token
 from shared.events.documents import RecordsChecked
 from shared.events.orders import PHOTO_SLOTS
-from tests.harness.bodies import PATIENT, complete_aligner
+from tests.harness.api import case_reaches, ok
+from tests.harness.bodies import aligner
 from tests.harness.events import envelope_of, publish
 from tests.harness.system import Portal, running_portal
-
-
-def aligner(**overrides: Any) -> dict[str, Any]:
-    """An aligner order from digital scans, ready to submit once the gateway fills in the doctor's defaults."""
-    records = {"scans": "digital", "scanner": "iTero Element"}
-    return complete_aligner(patient=dict(PATIENT), records=records, **overrides)
-
-
-async def ok(answer: httpx.Response, status: int = 200) -> Any:
-    assert answer.status_code == status, answer.text
-    return answer.json() if answer.content else None
-
-
-async def case_reaches(
-    client: httpx.AsyncClient,
-    case_id: str,
-    status: str,
-    path: str = "/cases/{}",
-    until: Callable[[dict[str, Any]], Any] = lambda page: True,
-) -> dict[str, Any]:
-    """The case page once the case is in ``status`` and ``until`` holds of the page (events travel between the
-    services); fails after 20 s."""
-    deadline, page = time.monotonic() + 20, None
-    while time.monotonic() < deadline:
-        answer = await client.get(path.format(case_id))
-        if answer.status_code == 200 and (page := answer.json())["case"]["status"] == status and until(page):
-            return page
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"case {case_id} not {status} within 20 s: {page}")
 
 
 async def submit(doctor: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:

@@ -10,41 +10,18 @@ down the dashboard still answers, saying what it lacks."""
 from __future__ import annotations
 
 import asyncio
-import email
 import time
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
-from email.policy import default
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from services.gateway.tests.conftest import sign_up, staff_token
 from shared.db import utcnow
 from shared.events.notifications import NOTIFICATION_KINDS
+from tests.harness.api import carousel_until, case_reaches, mails, ok
+from tests.harness.bodies import aligner
 from tests.harness.system import running_portal
-from tests.test_cases_journey import aligner, case_reaches, ok, records_complete, submit
-
-
-async def carousel_until(
-    client: httpx.AsyncClient, holds: Callable[[list[dict[str, Any]]], bool], timeout: float = 20
-) -> list[dict[str, Any]]:
-    """The dashboard's notifications once ``holds`` is true of them (events travel between the services)."""
-    deadline, items = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        board = await ok(await client.get("/dashboard"))
-        items = board["notifications"]
-        if items is not None and holds(items):
-            assert board["meta"] == {"partial": False, "degraded": []}
-            return items
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the carousel never held: {items}")
-
-
-def mails(folder: Path) -> list[email.message.EmailMessage]:
-    return [email.message_from_bytes(p.read_bytes(), policy=default) for p in sorted(folder.glob("*.eml"))]  # type: ignore[misc]
+from tests.test_cases_journey import records_complete, submit
 
 
 async def test_a_doctor_hears_of_the_lab_in_the_carousel_and_by_email(

@@ -26,11 +26,12 @@ from services.documents.tests.conftest import SAMPLES
 from services.gateway.tests.conftest import PASSWORD, registration, sign_up, staff_token
 from shared.db import utcnow
 from shared.internal_token import Principal, mint_internal_token
+from tests.harness.api import case_reaches, ok
+from tests.harness.bodies import aligner
 from tests.harness.portal_run import port, portal_run
 from tests.harness.proxy import FaultProxy
 from tests.harness.samples import CASE_01
 from tests.harness.system import Portal, running_portal
-from tests.test_cases_journey import aligner, case_reaches, ok
 
 pytestmark = pytest.mark.timeout(300)
 DEADLINE = 1.5

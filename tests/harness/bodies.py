@@ -35,3 +35,10 @@ def complete_aligner(**overrides: Any) -> dict[str, Any]:
         "terms_accepted": True,
         **overrides,
     }
+
+
+def aligner(**overrides: Any) -> dict[str, Any]:
+    """An aligner order from digital scans for :data:`PATIENT`, ready to submit once the gateway fills in the
+    doctor's defaults (the scans themselves still to upload)."""
+    records = {"scans": "digital", "scanner": "iTero Element"}
+    return complete_aligner(patient=dict(PATIENT), records=records, **overrides)
