@@ -119,8 +119,13 @@ async def test_a_doctor_sends_every_record_and_the_case_goes_on(portal: Portal) 
 
         setup = {"technician_comment": "IPR 0.2 mm 31/41", "steps_upper": "18", "steps_lower": "14"}
         viewer = ("setup.stl", (SAMPLES / "upper_jaw.stl").read_bytes())
-        published = await ok(await lab.post(f"/staff/cases/{case_id}/setups", data=setup, files={"file": viewer}), 201)
+        key = {"Idempotency-Key": f"setup-{case_id}-1"}
+        publish = lambda: lab.post(  # noqa: E731
+            f"/staff/cases/{case_id}/setups", data=setup, files={"file": viewer}, headers=key
+        )
+        published = await ok(await publish(), 201)
         assert published["version"] == 1 and published["document_id"]
+        assert await ok(await publish(), 201) == published  # a retry: the first setup, its file the only one kept
         deadline = time.monotonic() + 20
         while True:
             documents = (await ok(await doctor.get(f"/cases/{case_id}/documents")))["items"]
@@ -130,6 +135,7 @@ async def test_a_doctor_sends_every_record_and_the_case_goes_on(portal: Portal) 
             assert time.monotonic() < deadline, setup_file
             await asyncio.sleep(0.1)
         assert setup_file["id"] == published["document_id"]
+        assert [d["slot"] for d in documents].count("setup") == 1
 
         log = await ok(await doctor.get("/account/audit-log", params={"case_id": case_id, "page_size": 200}))
     actions = [(entry["action"], entry["outcome"]) for entry in log["items"]]

@@ -51,13 +51,21 @@ async def audited(request: Request, caller: Caller, answer: httpx.Response, acti
 
 
 async def relay(
-    request: Request, caller: Caller, template: str, *ids: str, body: BaseModel | None = None, audit: str | None = None
+    request: Request,
+    caller: Caller,
+    template: str,
+    *ids: str,
+    body: BaseModel | None = None,
+    audit: str | None = None,
+    sent: BaseModel | None = None,
 ) -> httpx.Response:
     """Send the request to the cases service at ``template`` (filled with ``ids``, the first being the case) with
     ``body`` (checked here against the cases service's own request model, so the API documents it), audit it as
-    ``audit`` when named, and return the answer."""
-    sent = body.model_dump(mode="json", exclude_unset=True) if body is not None else None
-    answer = await send(request, caller, "cases", service_path(template, *ids), sent)
+    ``audit`` when named, and return the answer. ``sent`` is what the client's request amounts to when the gateway
+    added to it (a retry under the same ``Idempotency-Key`` is matched against that)."""
+    dumped = body.model_dump(mode="json", exclude_unset=True) if body is not None else None
+    client = sent.model_dump(mode="json", exclude_unset=True) if sent is not None else None
+    answer = await send(request, caller, "cases", service_path(template, *ids), dumped, sent=client)
     if audit is not None:
         await audited(request, caller, answer, audit, ids[0])
     return answer

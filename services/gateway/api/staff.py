@@ -52,7 +52,8 @@ async def publish_setup(case_id: str, request: Request, caller: Staff, db: Datab
     """Form ``technician_comment``, ``steps_upper``, ``steps_lower``, then optionally ``file`` (the setup's
     viewer file, streamed to the documents service as a document of the case, slot ``setup``) → 201 ``{version,
     published_at, state, ...}``; the case goes to ``setup_approval_pending``. A setup the cases service refuses
-    leaves no file behind. Without a file the form may be URL-encoded. No database connection is held while the
+    leaves no file behind, nor does a retry under the same ``Idempotency-Key`` (answered the first setup, with the
+    first file). Without a file the form may be URL-encoded. No database connection is held while the
     file streams."""
     await db.close()
     if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
@@ -72,9 +73,9 @@ async def publish_setup(case_id: str, request: Request, caller: Staff, db: Datab
     if stored.status_code != 201:
         return relayed(stored)
     document_id = stored.json()["id"]
-    body = body.model_copy(update={"document_id": document_id})
-    answer = await relay(request, caller, "/v1/staff/cases/{}/setups", case_id, body=body)
-    if not answer.is_success:
+    with_file = body.model_copy(update={"document_id": document_id})
+    answer = await relay(request, caller, "/v1/staff/cases/{}/setups", case_id, body=with_file, sent=body)
+    if not answer.is_success or answer.json().get("document_id") != document_id:  # refused, or a retry's replay
         await downstream(request).call(
             "documents", "DELETE", service_path("/v1/documents/{}", document_id), caller.principal
         )
