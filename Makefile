@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test migrate lock clean
+.PHONY: run test demo migrate lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): requirements.lock pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/portal run
+
+# With `make run` in another terminal: a demo doctor, three orders of the sample records, a simulated lab.
+demo: $(STAMP)
+	$(BIN)/portal demo
 
 migrate: $(STAMP)
 	$(BIN)/portal migrate

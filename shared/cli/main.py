@@ -7,9 +7,11 @@ import asyncio
 import json
 import logging
 from collections.abc import Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
 from aio_pika.exceptions import AMQPError
 from rich.console import Console
@@ -17,7 +19,9 @@ from rich.table import Column, Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.gateway.cli import app as admin_app
+from shared.cli.demo import DemoFailed, run_demo
 from shared.cli.dlq import list_dead_letters, replay_dead_letters
+from shared.cli.lab import Lab, LabPlan, LabRefused
 from shared.cli.run import BrokerUnavailable, PortsTaken, run_system
 from shared.db import create_engine, session_factory, transaction
 from shared.messaging.outbox import OutboxStatus, outbox_status, redrive_parked
@@ -31,7 +35,7 @@ dlq_app = typer.Typer(help="List and replay dead-lettered messages of a queue.",
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(admin_app, name="admin")
-console = Console()
+console = Console(log_path=False)
 errors = Console(stderr=True)
 
 
@@ -63,6 +67,52 @@ def run() -> None:
     except KeyboardInterrupt:  # Ctrl-C during the broker check or the migrations, before any service started
         raise typer.Exit(130) from None
     raise typer.Exit(code)
+
+
+@app.command()
+def lab(
+    email: Annotated[str, typer.Option(envvar="PORTAL_LAB_EMAIL", help="the staff account the lab signs in as")],
+    password: Annotated[
+        str, typer.Option(envvar="PORTAL_LAB_PASSWORD", prompt=True, hide_input=True, help="its password")
+    ],
+    url: Annotated[str | None, typer.Option(help="the gateway's address (default: PORTAL_PUBLIC_URL)")] = None,
+    setup_delay: Annotated[float, typer.Option(min=0, help="seconds before a setup is published")] = 10.0,
+    production_delay: Annotated[float, typer.Option(min=0, help="seconds between production steps")] = 10.0,
+    problem_share: Annotated[float, typer.Option(min=0, max=1, help="share of cases given a records problem")] = 0.0,
+    steps_per_phase: Annotated[int, typer.Option(min=1, help="aligner steps made and shipped in one phase")] = 10,
+    interval: Annotated[float, typer.Option(min=0.1, help="seconds between looks at the cases")] = 1.0,
+) -> None:
+    """Simulate a lab through the staff API until Ctrl-C: setups published, records problems raised, PVS
+    impressions received, phases made, shipped and delivered, each once (see shared/cli/lab.py)."""
+    plan = LabPlan(setup_delay, production_delay, problem_share, steps_per_phase)
+    base = (url or get_settings().public_base).rstrip("/")
+
+    def say(line: str) -> None:
+        console.print(f"{datetime.now():%H:%M:%S} {line}", markup=False, highlight=False, soft_wrap=True)
+
+    async def simulate() -> None:
+        async with httpx.AsyncClient(base_url=f"{base}/api/v1", timeout=60) as api:
+            await Lab(api, email, password, plan, say=say).run(interval)
+
+    say(f"the lab works the cases at {base} as {email}; Ctrl-C stops it")
+    try:
+        asyncio.run(simulate())
+    except LabRefused as exc:
+        errors.print(f"portal lab: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+@app.command()
+def demo() -> None:
+    """With the system running (`make run`), create a demo doctor, submit three orders of the sample records, let a
+    simulated lab work them into different statuses, and print the orders list."""
+    try:
+        asyncio.run(run_demo(get_settings(), console))
+    except (DemoFailed, FileNotFoundError) as exc:
+        errors.print(f"portal demo: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()
