@@ -28,11 +28,11 @@ from services.documents.settings import Settings
 from services.documents.storage import open_storage
 from services.documents.tests.conftest import SAMPLES
 from services.gateway.tests.conftest import sign_up, staff_token
+from tests.harness.api import case_reaches, ok
 from tests.harness.bodies import PATIENT, complete_aligner
 from tests.harness.databases import sqlite_url
 from tests.harness.samples import CASE_01
 from tests.harness.system import Portal, running_portal
-from tests.test_cases_journey import case_reaches, ok
 
 pytestmark = pytest.mark.timeout(300)
 SERVICES = ("orders", "cases", "documents")
