@@ -1,24 +1,29 @@
 """``portal run`` as a user runs it, for tests: the real command in a subprocess, with its own data directory, free
-ports and a fresh RabbitMQ virtual host, its output kept; and what it leaves behind."""
+ports, a fresh RabbitMQ virtual host and, when asked, a fresh PostgreSQL database per service, its output kept; and
+what it leaves behind."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
 import pytest
 
 from shared.settings import SERVICES
+from tests.harness.databases import create_postgres_database, drop_postgres_database
 from tests.harness.rabbit import create_vhost, delete_vhost, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,16 +94,35 @@ class Portal:
         return code
 
 
-@pytest.fixture
-def portal_env(tmp_path: Path) -> Iterator[Callable[[], dict[str, str]]]:
-    """A factory of environments for ``portal run``: a new data directory, five unused ports and a new virtual host
-    each (deleted after the test); other ``PORTAL_*``/``RABBITMQ_URL``/``OTEL_*`` variables are dropped."""
+DATABASE_KINDS = ("sqlite", "postgresql")
+"""What ``portal run`` may be given to keep its services' data in: SQLite files under the data directory (its
+default), or a new PostgreSQL database per service."""
+
+
+def _blocking(coroutine: Coroutine[Any, Any, str | None]) -> str | None:
+    """Run ``coroutine`` to its end on an event loop of its own in another thread (callers may be inside a loop)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@contextmanager
+def portal_environments(root: Path) -> Iterator[Callable[..., dict[str, str]]]:
+    """A factory of environments for ``portal run``, each with a new data directory under ``root``, five unused
+    ports and a new virtual host; ``make(database="postgresql")`` also gives each of the five services a new
+    PostgreSQL database (``PORTAL_<SERVICE>_DATABASE_URL``, on the server of
+    :data:`~tests.harness.databases.POSTGRES_ADMIN_URL`) instead of its SQLite file. Other ``PORTAL_*``,
+    ``RABBITMQ_*`` and ``OTEL_*`` variables are dropped. Every virtual host and database made is deleted on leaving
+    (a database even with connections left on it). ``make`` raises ``ValueError`` for a kind not in
+    :data:`DATABASE_KINDS`."""
     vhosts: list[str] = []
+    databases: list[str] = []
     used: set[int] = set()
 
-    def make() -> dict[str, str]:
+    def make(database: str = "sqlite") -> dict[str, str]:
+        if database not in DATABASE_KINDS:
+            raise ValueError(f"unknown database kind {database!r}; expected one of {', '.join(DATABASE_KINDS)}")
         vhosts.append(create_vhost())
-        data_dir = tmp_path / f"portal-{len(vhosts)}"
+        data_dir = root / f"portal-{len(vhosts)}"
         data_dir.mkdir()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "RABBITMQ_", "OTEL_"))}
         env.update(PORTAL_ENV="test", PORTAL_DATA_DIR=str(data_dir), RABBITMQ_URL=vhosts[-1])
@@ -107,11 +131,29 @@ def portal_env(tmp_path: Path) -> Iterator[Callable[[], dict[str, str]]]:
                 pass
             used.add(chosen)
             env[f"PORTAL_{service.upper()}_PORT"] = str(chosen)
+            if database == "postgresql":
+                url = _blocking(create_postgres_database())
+                assert url is not None
+                databases.append(url)
+                env[f"PORTAL_{service.upper()}_DATABASE_URL"] = url
         return env
 
-    yield make
-    for url in vhosts:
-        delete_vhost(url)
+    try:
+        yield make
+    finally:
+        for url in vhosts:
+            delete_vhost(url)
+        for url in databases:
+            _blocking(drop_postgres_database(url))
+
+
+@pytest.fixture
+def portal_env(tmp_path: Path) -> Iterator[Callable[..., dict[str, str]]]:
+    """A factory of environments for ``portal run`` for one test (:func:`portal_environments` under ``tmp_path``):
+    ``portal_env()`` on SQLite, ``portal_env(database="postgresql")`` with a new PostgreSQL database per service;
+    the virtual hosts and databases are deleted after the test."""
+    with portal_environments(tmp_path) as make:
+        yield make
 
 
 @contextmanager
