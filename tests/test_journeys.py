@@ -346,7 +346,9 @@ async def test_a_doctor_orders_aligners_and_follows_the_case_to_its_last_phase(s
         await carousel_until(doctor, lambda items: items == [])  # the request to review v1 is withdrawn
         v2 = await ok(await lab.post(f"/staff/cases/{case_id}/setups", data={**SETUP_FORM, "steps_upper": "20"}), 201)
         assert v2["version"] == 2
-        await doctor_sees(doctor, case_id, "setup_approval_pending", "action_required", ["review_setup"])
+        await doctor_sees(
+            doctor, case_id, "setup_approval_pending", "action_required", ["review_setup"], insights=counts(1)
+        )
         approved = await ok(await doctor.post(f"/cases/{case_id}/setups/2/approve", json={"package": "ONE"}))
         assert (approved["status"], approved["package"], approved["expires_at"]) == ("in_production", "ONE", None)
         page = await doctor_sees(
@@ -378,7 +380,9 @@ async def test_a_doctor_orders_aligners_and_follows_the_case_to_its_last_phase(s
         await ok(
             await lab.post(f"/staff/cases/{case_id}/phases", json={"number": 2, "steps_from": 11, "steps_to": 20}), 201
         )
-        await doctor_sees(doctor, case_id, "in_production", "in_progress", [], history="start_phase")
+        await doctor_sees(
+            doctor, case_id, "in_production", "in_progress", [], history="start_phase", insights=counts(1, 1, 1, 1)
+        )
         tracking = {"carrier": "DHL", "tracking_number": "JD014600007721"}
         await ok(await lab.post(f"/staff/cases/{case_id}/phases/2/ship", json=tracking))
         done = await ok(await lab.post(f"/staff/cases/{case_id}/phases/2/deliver", json={"final": True}))
@@ -400,6 +404,10 @@ async def test_a_doctor_orders_aligners_and_follows_the_case_to_its_last_phase(s
         ]  # fmt: skip
         await carousel_until(doctor, lambda items: "last_phase_delivered" in [i["kind"] for i in items])
 
+        [row] = (await ok(await doctor.get("/cases")))["items"]
+        assert row["photo_thumbnail_url"] == stored["photo.intraoral_frontal"]["thumbnail_url"]  # the main photo
+        thumbnail = await doctor.get(row["photo_thumbnail_url"].removeprefix("/api/v1"))
+        assert thumbnail.status_code == 200 and thumbnail.content.startswith(b"\xff\xd8")  # a JPEG
         for slot, document in stored.items():
             back = await doctor.get(f"/documents/{document['id']}/content")
             assert back.status_code == 200 and back.content == (CASE_01_DIR / CASE_01[slot]).read_bytes(), slot
@@ -450,7 +458,13 @@ async def test_pvs_impressions_are_mailed_with_a_label_and_received_by_the_lab(s
         # check has answered (until then the case page asks for every required slot)
         checked = lambda page: page["case"]["records"]["missing"] is not None  # noqa: E731
         page = await doctor_sees(
-            doctor, case_id, "awaiting_records", "action_required", ["mail_impressions"], until=checked
+            doctor,
+            case_id,
+            "awaiting_records",
+            "action_required",
+            ["mail_impressions"],
+            history="submit",
+            until=checked,
         )
         assert page["case"]["records"]["missing"] == [] and page["case"]["records"]["complete"] is True
         assert page["case"]["records"]["pvs_impressions"] is True
