@@ -550,10 +550,11 @@ async def test_a_second_doctor_sees_nothing_of_the_first(system: System) -> None
         case_id = draft["case_id"]
         await case_reaches(doctor, case_id, "awaiting_records", within=30)
         label = await ok(await doctor.post(f"/cases/{case_id}/shipping-labels", json={"method": "standard"}), 201)
-        # the impressions to mail are asked for; the missing photos too, unless the records check reached the
-        # notifications service before the case's move (a known gap: that request is then lost), so not counted here
-        notices = await carousel_until(doctor, lambda items: any(i["case_id"] == case_id for i in items))
+        # the impressions to mail are asked for, and the missing photos, whichever event the notifications service
+        # heard first (the records check or the case's move)
+        notices = await carousel_until(doctor, lambda items: sum(i["case_id"] == case_id for i in items) == 2)
         assert {(n["kind"], n["case_id"]) for n in notices} == {("records_missing", case_id)}
+        assert sorted(n["title"] for n in notices) == ["Documents manquants", "Empreintes PVS à envoyer"]  # in French
         photo, patient_id = draft["documents"][PHOTOS[0]], draft["submission"]["order"]["patient_id"]
 
         for path in (

@@ -20,12 +20,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifications.kinds import KINDS, retired_by_leaving
 from services.notifications.messages import render
-from services.notifications.models import CaseStatus, Doctor, EmailDelivery, Notification, new_id
+from services.notifications.models import CaseStatus, Doctor, EarlyRecordsCheck, EmailDelivery, Notification, new_id
 from services.notifications.settings import SERVICE, Settings
 from shared.db import upsert
 from shared.events.cases import (
@@ -78,10 +78,16 @@ class Notifier:
         if payload.previous_status:
             await _retire(session, payload.case_id, retired_by_leaving(payload.previous_status), envelope)
         status, by_doctor = payload.status, payload.actor == "doctor"
-        if status == "awaiting_records" and not await _records_asked(
-            session, payload.case_id, payload.slots, envelope.occurred_at
-        ):
-            await self.notify(session, envelope, payload, "records_missing", {"slots": payload.slots})
+        if status == "awaiting_records":
+            if not await _records_asked(session, payload.case_id, payload.slots, envelope.occurred_at):
+                await self.notify(session, envelope, payload, "records_missing", {"slots": payload.slots})
+            early = await session.get(EarlyRecordsCheck, payload.case_id)
+            if early is not None:
+                await session.delete(early)
+            if early is not None and not payload.slots:
+                if not await _records_asked(session, payload.case_id, early.missing, envelope.occurred_at):
+                    params = {"slots": early.missing}
+                    await self.notify(session, envelope, payload, "records_missing", params, source=early.event_id)
         elif status == "submission_problem":
             params = {"reason": payload.reason, "slots": payload.slots}
             await self.notify(session, envelope, payload, "submission_problem", params)
@@ -130,16 +136,20 @@ class Notifier:
     async def records_checked(self, session: AsyncSession, envelope: Envelope, payload: RecordsChecked) -> None:
         """The records check found slots empty while the case already waits for records (PVS impressions, whose
         move to ``awaiting_records`` names no slot, or a later check): ask for them, unless a notice already asks for
-        those very slots. A check heard before the case's move is left to the move, which names the same slots and
-        the case's order number and patient."""
-        known = await session.get(CaseStatus, payload.case_id)
-        if (
-            payload.complete
-            or not payload.missing
-            or known is None
-            or known.status != "awaiting_records"
-            or await _records_asked(session, payload.case_id, payload.missing, envelope.occurred_at)
-        ):
+        those very slots. A check heard before the case's move is kept for the move (which, with digital scans,
+        names the same slots itself). The check is written before the case's status is read (and its row locked):
+        the move and the check, handled at once from two queues, each see the other's effects."""
+        if payload.complete or not payload.missing:
+            await session.execute(delete(EarlyRecordsCheck).where(EarlyRecordsCheck.case_id == payload.case_id))
+            return
+        early = await _keep_early_check(session, envelope, payload)
+        if early is None:
+            return
+        known = await session.get(CaseStatus, payload.case_id, with_for_update=True, populate_existing=True)
+        if known is None or known.status != "awaiting_records":
+            return
+        await session.delete(early)
+        if await _records_asked(session, payload.case_id, payload.missing, envelope.occurred_at):
             return
         case = CaseEvent(
             case_id=payload.case_id,
@@ -191,13 +201,15 @@ class Notifier:
         severity: str | None = None,
         until: datetime | None = None,
         case_version: int | None = None,
+        source: str | None = None,
     ) -> Notification:
         """Make the notification of ``kind`` for the case's doctor from ``envelope``: it lasts the kind's configured
         days from the event (or ``until``, when sooner), is born retired when the case has already left the status
         it holds in (by ``case_version``, the case's version the fact belongs to: the event's own by default), gets
         its e-mail recorded when the doctor wants one now (or left for the daily digest), and is announced in the
-        outbox."""
-        created = envelope.occurred_at
+        outbox. ``source`` is the id of the event it tells of when that is not ``envelope`` (one notification per
+        event and doctor)."""
+        created, source = envelope.occurred_at, source or str(envelope.id)
         version = envelope.aggregate_version if case_version is None else case_version
         expires = created + timedelta(days=self.settings.expiry_days(kind))
         if until is not None:
@@ -212,16 +224,14 @@ class Notifier:
             case_id=payload.case_id,
             case_version=version,
             params={"order_number": payload.order_number, "patient_name": payload.patient_name, **params},
-            source_event_id=str(envelope.id),
+            source_event_id=source,
             created_at=created,
             expires_at=expires,
             email_due=doctor is not None and expires > created and doctor.wants_email(kind),
         )
         session.add(notification)
         if doctor is not None and notification.email_due and not doctor.daily_digest:
-            notification.emailed_by = await record_delivery(
-                session, str(envelope.id), doctor, kind, [notification.id], created
-            )
+            notification.emailed_by = await record_delivery(session, source, doctor, kind, [notification.id], created)
         words = render(kind, notification.params, doctor.language if doctor else None)
         announced = NotificationCreated(
             notification_id=notification.id,
@@ -232,7 +242,7 @@ class Notifier:
             title=words.title,
             created_at=created,
             expires_at=expires,
-            source_event_id=str(envelope.id),
+            source_event_id=source,
         )
         add_event(
             session, announced, source=SERVICE, subject=notification.id, aggregate_version=1, causation_id=envelope.id
@@ -285,6 +295,22 @@ async def undelivered(session: AsyncSession, doctor_id: str, now: datetime) -> l
         .order_by(Notification.created_at)
     )
     return list((await session.execute(query)).scalars())
+
+
+async def _keep_early_check(
+    session: AsyncSession, envelope: Envelope, payload: RecordsChecked
+) -> EarlyRecordsCheck | None:
+    """Keep the check as the case's latest one, written at once; None (and nothing written) when a later check is
+    kept already."""
+    early = await session.get(EarlyRecordsCheck, payload.case_id)
+    if early is None:
+        early = EarlyRecordsCheck(case_id=payload.case_id, event_id=str(envelope.id), checked_at=envelope.occurred_at)
+        session.add(early)
+    elif early.checked_at > envelope.occurred_at:
+        return None
+    early.event_id, early.missing, early.checked_at = str(envelope.id), list(payload.missing), envelope.occurred_at
+    await session.flush()
+    return early
 
 
 async def _keep_status(session: AsyncSession, envelope: Envelope, payload: CaseStatusChanged) -> None:

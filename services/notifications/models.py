@@ -72,6 +72,20 @@ class CaseStatus(Table, table=True):
     patient_name: str | None = Field(default=None, max_length=210)
 
 
+class EarlyRecordsCheck(Table, table=True):
+    """The latest records check of a case that found slots missing, heard while the case did not wait for records
+    yet (the documents service answered before the case's move to ``awaiting_records`` arrived): the slots and the
+    event it came in, for that move to ask for when it names no slot itself (PVS impressions). A complete check or
+    the move ends it."""
+
+    __tablename__ = "early_records_checks"
+
+    case_id: str = Field(primary_key=True, max_length=36)
+    event_id: str = Field(max_length=36)
+    missing: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    checked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class Notification(Table, table=True):
     """One notification of one doctor, made from the event ``source_event_id`` about case ``case_id`` at the case's
     ``case_version``. Its words are rendered from ``kind`` and ``params`` in the doctor's language when shown.

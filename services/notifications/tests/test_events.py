@@ -242,7 +242,7 @@ async def test_a_nearer_expiry_reminder_replaces_the_earlier_one_and_ends_on_the
 
 
 async def test_records_asked_once_each_pvs_impressions_and_missing_photos_apart(notifications: Notifications) -> None:
-    digital, pvs = CaseOf(), CaseOf()
+    digital, pvs, early = CaseOf(), CaseOf(), CaseOf()
     photos = ["photo.face_frontal", "photo.face_profile"]
 
     def checked(case: CaseOf, missing: list[str]) -> Envelope:
@@ -260,8 +260,14 @@ async def test_records_asked_once_each_pvs_impressions_and_missing_photos_apart(
     await notifications.apply(
         checked(digital, photos), status(digital, "awaiting_records", "incomplete_submission", "doctor", slots=photos)
     )
-    # PVS impressions: the case waits for the box, and the check finds photos missing too: two requests
+    # PVS impressions: the case waits for the box, and the check finds photos missing too: two requests, whichever
+    # of the case's move and the check is heard first
     await notifications.apply(status(pvs, "awaiting_records", "incomplete_submission", "doctor"), checked(pvs, photos))
+    await notifications.apply(
+        checked(early, photos), status(early, "awaiting_records", "incomplete_submission", "doctor")
+    )
+    async with notifications.doctor(early.doctor_id) as doctor:
+        assert sorted(i["title"] for i in await listed(doctor)) == ["PVS impressions to send", "Records needed"]
     async with notifications.doctor(digital.doctor_id) as doctor:
         [asked] = await listed(doctor)
         assert asked["title"] == "Records needed"
