@@ -4,7 +4,8 @@ the test can stop, slow down or make reset connections.
 Proven here: with every service up, the dashboard, the orders list and the case page hold what the services hold;
 an optional part (the dashboard's notifications, the case page's documents and history) stopped, then slow past the
 view's deadline, leaves the view answering 200 within the deadline with ``meta.degraded`` naming it; the cases service,
-which every view needs, stopped or slow gives 503 with ``Retry-After``; once all is up again 100 requests in a row
+which every view needs, stopped or slow gives 503 with ``Retry-After``; a change it received but answered too late
+is 504 without ``Retry-After`` (it was made); once all is up again 100 requests in a row
 succeed whole (the connection pools recovered); and 200 dashboards at once while the notifications service resets
 connections get no 500 and all answer within the deadline."""
 
@@ -23,6 +24,7 @@ import httpx
 import pytest
 
 from services.documents.tests.conftest import SAMPLES
+from services.gateway.downstream import TIMEOUT
 from services.gateway.tests.conftest import PASSWORD, registration, sign_up, staff_token
 from shared.db import utcnow
 from shared.internal_token import Principal, mint_internal_token
@@ -38,6 +40,8 @@ DEADLINE = 1.5
 """The views' deadline in these tests, in seconds."""
 LATE = DEADLINE + 1.0
 """An answer later than this broke the deadline (the margin is the gateway's own work)."""
+DOWNSTREAM_TIMEOUT = TIMEOUT.read or 0.0
+"""How long the gateway waits for a service's answer, in seconds."""
 LOAD_DEADLINE = 10.0
 """The views' deadline under 200 dashboards at once, in seconds."""
 
@@ -186,6 +190,13 @@ async def test_an_optional_part_down_or_slow_is_left_out_within_the_deadline_and
     missing, took = await timed(doctor, f"/cases/{uuid.uuid4()}")
     assert missing.status_code == 404  # the required part's own answer is the view's, without waiting for the rest
     assert took < DEADLINE / 2, took  # (the documents service waits a while for a case it has not heard of)
+
+    # a change the cases service received but did not answer in time: its outcome is unknown, so no Retry-After
+    proxies["cases"].slow(DOWNSTREAM_TIMEOUT + 1, path="/cancel")
+    late = await doctor.post(f"/cases/{scene.case_id}/cancel", json={"reason": "The patient moved away"})
+    assert late.status_code == 504 and "retry-after" not in late.headers and "may have been made" in late.text
+    proxies["cases"].restore()
+    await case_reaches(doctor, scene.case_id, "cancelled")  # it was made
 
     for number in range(100):
         path = ("/dashboard", f"/cases/{scene.case_id}")[number % 2]

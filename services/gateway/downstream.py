@@ -8,8 +8,9 @@ transport error. Streams of files (:meth:`Downstream.open`) keep httpx's own poo
 (413 to an upload past the limit) while the body is still being sent, where aiohttp fails the request. Both are traced
 by OpenTelemetry. Every call carries a fresh internal token for the caller (``Authorization: Bearer``) and the
 request's correlation id; nothing of the client's own request (its credentials, cookies or other headers) is
-forwarded. A service that cannot be reached answers 503 with ``Retry-After``; its own answers (404 included) pass
-through unchanged.
+forwarded. A service that cannot be reached answers 503 with ``Retry-After``; a change (POST, PATCH) sent to a
+service that then did not answer in time answers 504 without it, since the service may have made the change (RFC
+9110 sections 15.6.4 and 15.6.5); the services' own answers (404 included) pass through unchanged.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class Downstream:
                 method, path, params=params, json=json, headers={**(headers or {}), **self.headers(principal)}
             )
         except httpx.TransportError as exc:
-            raise unavailable(service) from exc
+            raise unavailable(service, method, exc) from exc
 
     async def open(
         self,
@@ -124,11 +125,22 @@ class Downstream:
         try:
             return await client.send(request, stream=True)
         except httpx.TransportError as exc:
-            raise unavailable(service) from exc
+            raise unavailable(service, method, exc) from exc
 
 
-def unavailable(service: str) -> HTTPException:
-    """503 with ``Retry-After`` for a service that cannot be reached."""
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Transport errors raised before a request reached the service."""
+UNSAFE = frozenset({"POST", "PATCH"})
+"""Methods whose repetition may change something again (PUT and DELETE are idempotent, RFC 9110 section 9.2.2)."""
+
+
+def unavailable(service: str, method: str = "GET", error: httpx.TransportError | None = None) -> HTTPException:
+    """503 with ``Retry-After`` for a service that cannot be reached, or did not answer a request that changes
+    nothing when repeated; 504 without it for a POST or PATCH the service may have received before it stopped
+    answering (its outcome is unknown: the client reads the state before deciding to send it again)."""
+    if method.upper() in UNSAFE and error is not None and not isinstance(error, NOT_SENT):
+        detail = f"the {service} service did not answer in time; the change may have been made: read it before retrying"
+        return HTTPException(504, detail)
     return HTTPException(503, f"the {service} service is unavailable", headers={"Retry-After": RETRY_AFTER_SECONDS})
 
 
