@@ -49,6 +49,7 @@ PASSED_HEADERS = (
     "cache-control",
     "location",
     "retry-after",
+    "idempotent-replayed",
 )
 """Headers of a service's answer that reach the client (hop-by-hop and internal ones do not)."""
 

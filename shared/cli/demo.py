@@ -1,9 +1,11 @@
 """``portal demo`` (``make demo``): the product at work in under two minutes, beside a running system.
 
-It creates a demo doctor through the public API (and prints the sign-in), a lab account in the gateway's database
-(as ``portal admin`` does, since a fresh system has no admin to create one), submits three aligner orders with the
-sample records of case-01 (``shared.cli.samples``), runs the lab simulator (``shared.cli.lab``) with short delays,
-approves the first case's setup as the doctor would, and stops once the cases sit in three statuses:
+It creates a lab account in the gateway's database (as ``portal admin`` does, since a fresh system has no admin to
+create one: so it runs beside the system, with the same settings), a demo doctor through the public API (and prints
+the sign-in), submits three aligner orders with the sample records of case-01 (``shared.cli.samples``), runs the lab
+simulator (``shared.cli.lab``) with short delays on those three cases only, approves the first case's setup and
+answers any records problem (another lab may be running) as the doctor would, and stops once the cases sit in three
+statuses:
 
 - the first ``shipped`` (setup approved with package ONE, phase 1 on its way, the expiry date set),
 - the second ``setup_approval_pending`` (its setup waits for the doctor),
@@ -28,16 +30,18 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.gateway.accounts import create_account
 from services.gateway.schemas import NewAccount
 from services.gateway.settings import SERVICE as GATEWAY
-from shared.cli.lab import Lab, LabPlan
+from shared.cli.lab import Lab, LabPlan, LabRefused, Unavailable
 from shared.cli.samples import CASE_01, samples_dir
-from shared.db import create_engine, session_factory
+from shared.db import create_engine, is_sqlite, session_factory
 from shared.settings import PortalSettings
 
-DEADLINE_SECONDS = 150.0
+DEADLINE_SECONDS = 90.0
 """How long the demo waits for the cases to reach their statuses."""
 FACE_PHOTOS = ("photo.face_frontal", "photo.face_smiling", "photo.face_profile")
 
@@ -104,13 +108,21 @@ def _order(case: DemoCase) -> dict[str, Any]:
 
 
 async def create_lab_account(settings: PortalSettings) -> Login:
-    """A new staff account with a random password, written to the gateway's database (which must be migrated)."""
+    """A new staff account with a random password, written to the gateway's database; raises :class:`DemoFailed`
+    when that database is not there or not migrated (the demo is not run beside the system it talks to)."""
+    url = settings.database_url_of(GATEWAY)
+    hint = "run `make demo` from the repository's folder, with the same PORTAL_* settings as `make run`"
+    if is_sqlite(url) and not Path(make_url(url).database or "").is_file():
+        raise DemoFailed(f"no gateway database at {make_url(url).database}: {hint}")
     login = Login(f"lab-{uuid.uuid4().hex[:8]}@example.org", secrets.token_urlsafe(18))
     details = NewAccount(email=login.email, first_name="Demo", last_name="Lab", password=login.password)
-    engine = create_engine(settings.database_url_of(GATEWAY))
+    engine = create_engine(url)
     try:
         async with session_factory(engine)() as db:
             await create_account(db, details, "staff")
+    except (SQLAlchemyError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise DemoFailed(f"could not write the lab's account to the gateway database ({reason}): {hint}") from None
     finally:
         await engine.dispose()
     return login
@@ -129,8 +141,8 @@ async def register_doctor(api: httpx.AsyncClient) -> Login:
     body = {
         "email": login.email,
         "password": login.password,
-        "first_name": "Camille",
-        "last_name": "Martin",
+        "first_name": "Jeanne",
+        "last_name": "Roussel",
         "country": "FR",
         "language": "en",
         "practice": {
@@ -176,20 +188,43 @@ async def statuses_of(api: httpx.AsyncClient, case_ids: list[str]) -> list[str |
 
 
 async def work_cases(doctor: httpx.AsyncClient, lab: Lab, case_ids: list[str], console: Console) -> None:
-    """Run the lab and approve the first case's setup until every case reached its goal; raises
-    :class:`DemoFailed` after :data:`DEADLINE_SECONDS`."""
+    """Run the lab on the demo's cases, approve the first case's setup and answer records problems as the doctor,
+    until every case reached its goal, riding out the system's short outages; raises :class:`DemoFailed` after
+    :data:`DEADLINE_SECONDS` or when the system refuses the lab."""
     goals = [case.goal for case in CASES]
     deadline = time.monotonic() + DEADLINE_SECONDS
+    now: list[str | None] = [None] * len(case_ids)
     with console.status("the lab works the cases") as status:
-        while (now := await statuses_of(doctor, case_ids)) != goals:
-            status.update("the lab works the cases: " + ", ".join(s or "not listed yet" for s in now))
-            if now[0] == "setup_approval_pending":
-                await _ok(await doctor.post(f"/cases/{case_ids[0]}/setups/1/approve", json={"package": "ONE"}))
-                console.log(f"{CASES[0].first_name} {CASES[0].last_name}: setup v1 approved by the doctor, package ONE")
+        while now != goals:
             if time.monotonic() > deadline:
                 raise DemoFailed(f"the cases did not reach {goals} within {DEADLINE_SECONDS:.0f} s (now {now})")
-            await lab.tick()
+            try:
+                now = await statuses_of(doctor, case_ids)
+                status.update("the lab works the cases: " + ", ".join(s or "not listed yet" for s in now))
+                await _act_as_doctor(doctor, case_ids, now, console)
+                await lab.tick()
+            except (httpx.TransportError, Unavailable) as exc:
+                status.update(f"the portal does not answer ({exc}); waiting")
+            except LabRefused as exc:
+                raise DemoFailed(str(exc)) from None
             await asyncio.sleep(0.5)
+
+
+async def _act_as_doctor(
+    doctor: httpx.AsyncClient, case_ids: list[str], now: list[str | None], console: Console
+) -> None:
+    """What the demo doctor does: approve the first case's pending setup (package ONE), and answer a records
+    problem a lab raised (another ``portal lab`` may be running)."""
+    if now[0] == "setup_approval_pending":
+        setup = (await _ok(await doctor.get(f"/cases/{case_ids[0]}")))["case"]["setup"]
+        approve = f"/cases/{case_ids[0]}/setups/{setup['version']}/approve"
+        approved = await _ok(await doctor.post(approve, json={"package": "ONE"}))
+        console.log(f"{approved['order_number']}: setup v{setup['version']} approved by the doctor, package ONE")
+    for case_id, status in zip(case_ids, now, strict=True):
+        if status == "submission_problem":
+            answer = {"answer": "The photos were taken again and sent by e-mail to the lab."}
+            answered = await _ok(await doctor.post(f"/cases/{case_id}/records-problem/answer", json=answer))
+            console.log(f"{answered['order_number']}: the doctor answered the lab's records problem")
 
 
 def orders_table(items: list[dict[str, Any]]) -> Table:
@@ -221,26 +256,30 @@ async def run_demo(settings: PortalSettings, console: Console) -> None:
     """The whole demo against the system ``settings`` describe; raises :class:`DemoFailed`."""
     base = f"{settings.public_base}/api/v1"
     folder = samples_dir() / "case-01"
+    absent = [name for name in CASE_01.values() if not (folder / name).is_file()]
+    if absent:
+        raise DemoFailed(f"the samples folder {folder} lacks {', '.join(absent)}")
     with _answering(settings.public_base):
         async with (
             httpx.AsyncClient(base_url=base, timeout=60) as doctor,
             httpx.AsyncClient(base_url=base, timeout=60) as staff,
         ):
             await _ok(await doctor.get(f"{settings.public_base}/readyz"))
-            login = await register_doctor(doctor)
             lab_login = await create_lab_account(settings)
+            login = await register_doctor(doctor)
             console.print(f"Demo doctor: {login.email}, password {login.password}", markup=False)
             case_ids = await submit_orders(doctor, folder, console)
             plan = LabPlan(setup_delay=1.0, production_delay=1.0)
             say = lambda line: console.log(line, markup=False)  # noqa: E731
-            lab = Lab(staff, lab_login.email, lab_login.password, plan, say=say)
+            lab = Lab(staff, lab_login.email, lab_login.password, plan, say=say, cases=frozenset(case_ids))
             await work_cases(doctor, lab, case_ids, console)
             items = (await _ok(await doctor.get("/cases", params={"page_size": 200})))["items"]
     console.print(orders_table(items))
     console.print(f"Sign in as {login.email} with the password {login.password} to look around.")
     console.print(
         "Keep the lab going: "
-        f"PORTAL_LAB_EMAIL={lab_login.email} PORTAL_LAB_PASSWORD={lab_login.password} .venv/bin/portal lab",
+        f"PORTAL_LAB_EMAIL={lab_login.email} PORTAL_LAB_PASSWORD={lab_login.password} "
+        f".venv/bin/portal lab --url {settings.public_base}",
         markup=False,
         soft_wrap=True,
     )

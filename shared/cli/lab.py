@@ -3,8 +3,8 @@ API"), as a lab's own system would, so the product can be seen and tested end to
 
 What it does to each case, after a wait of its own:
 
-- ``setup_in_progress``: quality control raises a records problem on a stable share of the cases (once per case),
-  otherwise a technician publishes the next treatment setup version with a PDF setup report;
+- ``setup_in_progress``: before the first setup, quality control raises a records problem on a stable share of the
+  cases (once per case); then a technician publishes the next treatment setup version with a PDF setup report;
 - ``awaiting_records`` with PVS impressions: the impressions box arrives;
 - ``in_production`` and ``shipped``: the phases of the approved setup are made ``steps_per_phase`` aligner steps at a
   time, each shipped with a carrier and a tracking number, then delivered, the last one as final.
@@ -29,6 +29,8 @@ from typing import Any
 import httpx
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
+
+from shared.idempotency import REPLAY_HEADER
 
 WORKED = ("setup_in_progress", "awaiting_records", "in_production", "shipped")
 """The statuses in which a case waits for the lab."""
@@ -67,9 +69,9 @@ def share_of(case_id: str, purpose: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def setup_steps(case_id: str) -> tuple[int, int]:
-    """The aligner steps of the case's simulated setup, ``(upper, lower)``: 12 to 27 upper, 4 fewer lower."""
-    upper = 12 + int(share_of(case_id, "steps") * 16)
+def setup_steps(case_id: str, version: int) -> tuple[int, int]:
+    """The aligner steps of setup ``version`` of the case, ``(upper, lower)``: 12 to 27 upper, 4 fewer lower."""
+    upper = 12 + int(share_of(case_id, f"steps-{version}") * 16)
     return upper, upper - 4
 
 
@@ -97,13 +99,15 @@ def _moment(text: str | None) -> datetime | None:
 @dataclass
 class Lab:
     """The simulated lab, signed in as the staff account ``email`` on the gateway ``api`` (an
-    :class:`httpx.AsyncClient` whose base URL ends in ``/api/v1``). ``say`` gets one line per thing done."""
+    :class:`httpx.AsyncClient` whose base URL ends in ``/api/v1``), working every case, or only those of ``cases``.
+    ``say`` gets one line per thing done."""
 
     api: httpx.AsyncClient
     email: str
     password: str
     plan: LabPlan = field(default_factory=LabPlan)
     say: Callable[[str], None] = print
+    cases: frozenset[str] | None = None
     clock: Callable[[], float] = time.monotonic
     _next: dict[str, float] = field(default_factory=dict)
     _stage: dict[str, tuple[str, int | None]] = field(default_factory=dict)
@@ -114,8 +118,17 @@ class Lab:
         answer = await self.api.post("/auth/login", json={"email": self.email, "password": self.password})
         if answer.status_code in (401, 403, 422, 429):
             raise LabRefused(f"the lab's sign-in as {self.email} was refused: {_detail(answer)}")
-        self._check(answer)
-        self.api.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+        body = _json(self._check(answer))
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str):
+            status = answer.status_code
+            raise LabRefused(
+                f"{self.api.base_url} is not the Doctor Portal API (its sign-in answered {status}): "
+                "--url is the gateway's root address, e.g. http://127.0.0.1:8000"
+            )
+        self.api.headers["Authorization"] = f"Bearer {token}"
+        if not self._signed_in:
+            self.say(f"the lab works the cases at {self.api.base_url} as {self.email}")
         self._signed_in = True
 
     async def tick(self) -> int:
@@ -169,14 +182,14 @@ class Lab:
 
     async def _prepare_setup(self, row: dict[str, Any]) -> bool:
         case_id, number = row["id"], row["order_number"]
-        if share_of(case_id, "records-problem") < self.plan.problem_share:
+        if row["setup"] is None and share_of(case_id, "records-problem") < self.plan.problem_share:
             page = await self._get(f"/staff/cases/{case_id}")
             if not any(entry["kind"] == "raise_records_problem" for entry in page["history"]):
                 body = {"reason": PROBLEM_REASON, "slots": [PROBLEM_SLOT]}
                 answer = await self._send("POST", f"/staff/cases/{case_id}/records-problem", json=body)
                 return self._report(answer, number, f"records problem raised ({PROBLEM_SLOT})")
         version = (row["setup"] or {}).get("version", 0) + 1
-        steps = setup_steps(case_id)
+        steps = setup_steps(case_id, version)
         form = {
             "technician_comment": "IPR 0.2 mm 31/41 and 32/42 at step 4; attachments on 13, 23, 35, 45.",
             "steps_upper": str(steps[0]),
@@ -243,7 +256,7 @@ class Lab:
         while True:
             params = [("status", s) for s in WORKED] + [("sort", "created_at"), ("page_size", "200"), ("page", page)]
             found = await self._get("/staff/cases", params=params)
-            rows += found["items"]
+            rows += [row for row in found["items"] if self.cases is None or row["id"] in self.cases]
             if page * found["page_size"] >= found["total"]:
                 return rows
             page += 1
@@ -252,7 +265,7 @@ class Lab:
         answer = await self._send("GET", path, **options)
         if answer.status_code != 200:
             raise Unavailable(f"GET {path} answered {answer.status_code}: {_detail(answer)}")
-        return answer.json()
+        return _json(answer)
 
     async def _send(self, method: str, path: str, **options: Any) -> httpx.Response:
         """The answer to the request, signing in again once when the session has ended; raises
@@ -272,12 +285,28 @@ class Lab:
         return answer
 
     def _report(self, answer: httpx.Response, order_number: str, done: str) -> bool:
-        """Say what was done, or why the system refused it (a 409: the case had moved on; it is looked at again)."""
+        """Say what was done, or why the system refused it (a 409: the case had moved on; it is looked at again).
+        A replay of an earlier answer (``Idempotent-Replayed``: another lab on the same account did it) says
+        nothing."""
+        if answer.headers.get(REPLAY_HEADER) == "true":
+            return False
         if answer.is_success:
             self.say(f"{order_number}: {done}")
             return True
         self.say(f"{order_number}: not done ({done}): {answer.status_code} {_detail(answer)}")
         return False
+
+
+def _json(answer: httpx.Response) -> Any:
+    """The answer's JSON body; raises :class:`LabRefused` when it has none (the URL is not the portal's)."""
+    try:
+        return answer.json()
+    except ValueError:
+        url = answer.request.url
+        raise LabRefused(
+            f"{url} did not answer as the Doctor Portal API does (no JSON): --url is the gateway's root address, "
+            "e.g. http://127.0.0.1:8000"
+        ) from None
 
 
 def _detail(answer: httpx.Response) -> str:

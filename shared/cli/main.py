@@ -75,7 +75,9 @@ def lab(
     password: Annotated[
         str, typer.Option(envvar="PORTAL_LAB_PASSWORD", prompt=True, hide_input=True, help="its password")
     ],
-    url: Annotated[str | None, typer.Option(help="the gateway's address (default: PORTAL_PUBLIC_URL)")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="the gateway's address, e.g. http://127.0.0.1:8000 (default: PORTAL_PUBLIC_URL)")
+    ] = None,
     setup_delay: Annotated[float, typer.Option(min=0, help="seconds before a setup is published")] = 10.0,
     production_delay: Annotated[float, typer.Option(min=0, help="seconds between production steps")] = 10.0,
     problem_share: Annotated[float, typer.Option(min=0, max=1, help="share of cases given a records problem")] = 0.0,
@@ -94,7 +96,8 @@ def lab(
         async with httpx.AsyncClient(base_url=f"{base}/api/v1", timeout=60) as api:
             await Lab(api, email, password, plan, say=say).run(interval)
 
-    say(f"the lab works the cases at {base} as {email}; Ctrl-C stops it")
+    if not base.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"{base!r} is not an http:// or https:// address", param_hint="--url")
     try:
         asyncio.run(simulate())
     except LabRefused as exc:
