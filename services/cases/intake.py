@@ -94,7 +94,7 @@ async def advance(
             Action.COMPLETE_RECORDS,
             target,
             actor,
-            "Records complete",
+            "Every record received: the treatment setup starts",
             at=at,
             cause_event_id=cause_event_id,
         )

@@ -32,4 +32,6 @@ def samples_dir() -> Path:
         if (candidate / "case-01").is_dir():
             return candidate
     looked = ", ".join(str(c) for c in candidates)
-    raise FileNotFoundError(f"no samples folder with case-01 (looked in {looked}); set PORTAL_SAMPLES_DIR")
+    raise FileNotFoundError(
+        f"no samples folder with case-01 (looked in {looked}); set PORTAL_SAMPLES_DIR to the folder holding case-01"
+    )
