@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from services.documents.tests.conftest import (
-    CASE_01,
     SAMPLES,
     Documents,
     Order,
@@ -25,6 +24,7 @@ from services.documents.tests.conftest import (
 from shared.events.cases import SetupPublished
 from shared.events.orders import PHOTO_SLOTS
 from tests.harness.events import envelope_of
+from tests.harness.samples import CASE_01
 
 pytestmark = pytest.mark.timeout(120)
 FACES = ("photo.face_frontal", "photo.face_smiling", "photo.face_profile")
