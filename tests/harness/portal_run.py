@@ -89,6 +89,20 @@ class Portal:
         return code
 
 
+def portal_environment(data_dir: Path, rabbitmq_url: str, used: set[int]) -> dict[str, str]:
+    """This process's environment for a ``portal run`` of its own: data in ``data_dir`` (which must exist), the
+    broker virtual host of ``rabbitmq_url``, five free ports not in ``used`` (added to it); other ``PORTAL_*``,
+    ``RABBITMQ_*`` and ``OTEL_*`` variables are dropped."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "RABBITMQ_", "OTEL_"))}
+    env.update(PORTAL_ENV="test", PORTAL_DATA_DIR=str(data_dir), RABBITMQ_URL=rabbitmq_url)
+    for service in SERVICES:
+        while (chosen := free_port()) in used:
+            pass
+        used.add(chosen)
+        env[f"PORTAL_{service.upper()}_PORT"] = str(chosen)
+    return env
+
+
 @pytest.fixture
 def portal_env(tmp_path: Path) -> Iterator[Callable[[], dict[str, str]]]:
     """A factory of environments for ``portal run``: a new data directory, five unused ports and a new virtual host
@@ -100,14 +114,7 @@ def portal_env(tmp_path: Path) -> Iterator[Callable[[], dict[str, str]]]:
         vhosts.append(create_vhost())
         data_dir = tmp_path / f"portal-{len(vhosts)}"
         data_dir.mkdir()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "RABBITMQ_", "OTEL_"))}
-        env.update(PORTAL_ENV="test", PORTAL_DATA_DIR=str(data_dir), RABBITMQ_URL=vhosts[-1])
-        for service in SERVICES:
-            while (chosen := free_port()) in used:
-                pass
-            used.add(chosen)
-            env[f"PORTAL_{service.upper()}_PORT"] = str(chosen)
-        return env
+        return portal_environment(data_dir, vhosts[-1], used)
 
     yield make
     for url in vhosts:
