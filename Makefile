@@ -1,11 +1,11 @@
-# Two entry points: `make run` (the whole system) and `make test` (the whole suite).
+# Entry points: `make run` (the whole system), `make test` (the whole suite), `make bench` (the benchmarks).
 # Both create the virtual environment and install the locked dependencies when missing.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test migrate lock clean
+.PHONY: run test bench migrate lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ migrate: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Every benchmark of bench/ (BENCH_SCALE=0.1 for a short smoke run); the report goes to bench/results/report.md.
+bench: $(STAMP)
+	@command -v hey >/dev/null || { echo "make bench sends its HTTP load with hey: apt-get install hey"; exit 1; }
+	$(BIN)/python -m bench
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock:

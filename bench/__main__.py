@@ -1,0 +1,56 @@
+"""``python -m bench [NAME ...]``: run the benchmarks (all, or those named) and write the Markdown report.
+
+``--scale`` (or ``BENCH_SCALE``, default 1) shrinks every duration and data set for a short smoke run; the report
+(``report.md``) and its charts go to ``--out`` (default ``bench/results``). Exits 0 whether goals are met or not: the
+report says which are; benchmarks never gate on times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from pathlib import Path
+
+from bench.context import Context
+from bench.report import Section, write_report
+
+BENCHMARKS = {
+    "views": "bench.views",
+    "orders_list": "bench.orders_list",
+    "telemetry": "bench.telemetry",
+}
+"""Each benchmark's name and module (whose ``run(Context) -> Section`` measures it), in the report's order."""
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks named in ``argv`` (all when none), print each section and write the report."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", choices=[[], *BENCHMARKS], metavar="NAME", help=", ".join(BENCHMARKS))
+    parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "1")))
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    options = parser.parse_args(argv)
+    if not 0 < options.scale <= 1:
+        parser.error("--scale must be in (0, 1]")
+    options.out.mkdir(parents=True, exist_ok=True)
+    context = Context(options.scale, options.out)
+    started = time.monotonic()
+    sections = []
+    for name in options.names or list(BENCHMARKS):
+        began = time.monotonic()
+        section: Section = importlib.import_module(BENCHMARKS[name]).run(context)
+        section.seconds = time.monotonic() - began
+        print(section.markdown(), end="\n\n", flush=True)
+        sections.append(section)
+    report = options.out / "report.md"
+    write_report(report, sections, options.scale, time.monotonic() - started)
+    print(f"report: {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
