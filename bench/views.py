@@ -1,0 +1,66 @@
+"""Benchmark 1, composed views: the dashboard and the case page at 50 concurrent clients, with tracing and metrics
+as deployed, against the same fan-out of bare FastAPI apps through the same process layout.
+
+The system is ``portal run`` with docker-compose.yml's telemetry (exporting to a local sink). The ceiling of each
+view: a bare gateway process (:mod:`bench.bare`) asking, at once, as many bare service processes as the view asks
+parts of (the dashboard: the cases and notifications services; the case page: the cases service twice, the
+documents service twice), each answering a small JSON body. Goals: throughput ≥ 0.5 of the ceiling; p99 < 10 × p50.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import ExitStack
+
+from bench import seed
+from bench.context import Context
+from bench.load import Load, hey
+from bench.processes import deployed_telemetry, system, uvicorn
+from bench.profiles import under_load
+from bench.report import Goal, Section, Table
+
+TITLE = "1. Composed views"
+CONNECTIONS = 50
+PARTS = {"dashboard": ("cases", "notifications"), "case page": ("cases", "cases", "documents", "documents")}
+"""The services each view asks, one entry per part."""
+THROUGHPUT_GOAL = 0.5
+TAIL_GOAL = 10.0
+
+
+def run(context: Context) -> Section:
+    """Measure both views and their ceilings; the section with their ratios against the goals."""
+    seconds = context.seconds(10)
+    section = Section(TITLE)
+    ceilings = {view: ceiling(parts, seconds) for view, parts in PARTS.items()}
+    table = Table(
+        f"At {CONNECTIONS} clients for {seconds:g} s",
+        ["view", "measured", "req/s", "p50 ms", "p99 ms", "errors", "ratio to ceiling"],
+    )
+    with uvicorn("bench.bare:create_app") as sink, system(deployed_telemetry(sink)) as portal:
+        token = asyncio.run(seed.doctor(portal.api))
+        [case_id, *_] = asyncio.run(seed.draft_cases(portal.api, token, 3))
+        headers = {"Authorization": f"Bearer {token}"}
+        urls = {"dashboard": f"{portal.api}/dashboard", "case page": f"{portal.api}/cases/{case_id}"}
+        for view, url in urls.items():
+            hey(url, connections=CONNECTIONS, seconds=1, headers=headers)
+            load, bare = hey(url, connections=CONNECTIONS, seconds=seconds, headers=headers), ceilings[view]
+            table.rows.append([view, "ceiling (bare FastAPI)", bare.rps, bare.p50_ms, bare.p99_ms, bare.errors, 1.0])
+            table.rows.append([view, "system", load.rps, load.p50_ms, load.p99_ms, load.errors, load.rps / bare.rps])
+            section.goals.append(Goal(f"{view}: throughput / ceiling", load.rps / bare.rps, THROUGHPUT_GOAL))
+            section.goals.append(Goal(f"{view}: p99 / p50", load.tail_ratio, TAIL_GOAL, at_least=False))
+            if load.rps / bare.rps < THROUGHPUT_GOAL:
+                pids = {name: portal.pids[name] for name in ("gateway", *sorted(set(PARTS[view])))}
+                title = f"{view}: where the time goes under load"
+                section.tables.append(under_load(pids, url, headers, seconds, CONNECTIONS, title))
+    section.tables.insert(0, table)
+    return section
+
+
+def ceiling(parts: tuple[str, ...], seconds: float) -> Load:
+    """Throughput of a bare gateway asking ``parts`` (one bare process per distinct service) at once."""
+    with ExitStack() as stack:
+        bases = {name: stack.enter_context(uvicorn("bench.bare:create_app")) for name in sorted(set(parts))}
+        fanout = ",".join(f"{bases[name]}/item" for name in parts)
+        gateway = stack.enter_context(uvicorn("bench.bare:create_app", {"BENCH_FANOUT": fanout}))
+        hey(f"{gateway}/view", connections=CONNECTIONS, seconds=1)
+        return hey(f"{gateway}/view", connections=CONNECTIONS, seconds=seconds)
