@@ -1,5 +1,5 @@
 # Entry points: `make run` (the whole system), `make test` (the whole suite), `make bench` (the benchmarks).
-# Both create the virtual environment and install the locked dependencies when missing.
+# Each creates the virtual environment and install the locked dependencies when missing.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
