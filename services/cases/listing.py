@@ -80,12 +80,19 @@ class ListQuery:
         return query.order_by(primary.nulls_last(), tie)
 
 
-async def list_cases(session: AsyncSession, request: ListQuery) -> tuple[list[tuple[Case, Label | None]], int]:
-    """The page of cases ``request`` asks for, each with its label, and how many cases match in all."""
+def statements(request: ListQuery) -> tuple[Select[Any], Select[Any]]:
+    """The two queries of ``request``: how many cases match, and the page of ``(Case, Label | None)`` rows."""
     conditions = request.conditions()
-    total = (await session.execute(select(func.count()).select_from(Case).where(*conditions))).scalar_one()
+    total = select(func.count()).select_from(Case).where(*conditions)
     own_label = and_(Label.id == Case.label_id, Label.doctor_id == request.viewer_doctor_id)
     query = select(Case, Label).outerjoin(Label, own_label).where(*conditions)
     page = request.ordered(query).offset((request.page - 1) * request.page_size).limit(request.page_size)
+    return total, page
+
+
+async def list_cases(session: AsyncSession, request: ListQuery) -> tuple[list[tuple[Case, Label | None]], int]:
+    """The page of cases ``request`` asks for, each with its label, and how many cases match in all."""
+    count, page = statements(request)
+    total = (await session.execute(count)).scalar_one()
     rows = (await session.execute(page)).all()
     return [(case, label) for case, label in rows], total
