@@ -72,12 +72,14 @@ class ListQuery:
         return found
 
     def ordered(self, query: Select[Any]) -> Select[Any]:
-        """``query`` in the requested order, empty values last, the id breaking ties."""
+        """``query`` in the requested order, empty values last, the id breaking ties. ``NULLS LAST`` is said only of
+        a column that may be empty: PostgreSQL reads an index backwards as ``DESC NULLS FIRST`` only, so saying it
+        of a column that is never empty would make it sort every matching case instead."""
         descending = self.sort.startswith("-")
         column = SORT_COLUMNS[self.sort.removeprefix("-")]
         primary = column.desc() if descending else column.asc()
         tie = Case.id.desc() if descending else Case.id.asc()  # type: ignore[attr-defined]
-        return query.order_by(primary.nulls_last(), tie)
+        return query.order_by(primary.nulls_last() if getattr(column, "nullable", True) else primary, tie)
 
 
 def statements(request: ListQuery) -> tuple[Select[Any], Select[Any]]:
