@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cases.models import Case, Label
+from services.cases.statuses import RANK
 from shared.search import like_pattern, search_terms
 
 SORT_COLUMNS: dict[str, Any] = {
@@ -55,8 +56,8 @@ class ListQuery:
     def conditions(self) -> list[ColumnElement[bool]]:
         """The WHERE conditions of the filters."""
         found: list[ColumnElement[bool]] = list(self.extra)
-        if self.statuses:
-            found.append(Case.status.in_(self.statuses))  # type: ignore[attr-defined]
+        if self.statuses:  # by rank, one to one with the status: the doctor's status index then counts alone
+            found.append(Case.status_rank.in_([RANK[status] for status in self.statuses]))  # type: ignore[attr-defined]
         if self.label_id is not None:
             found += [Case.label_id == self.label_id, Case.doctor_id == self.viewer_doctor_id]
         for column, value in (
