@@ -50,6 +50,13 @@ LAST_NAMES += ("Moreau", "Simon", "Laurent", "Lefebvre", "Michel", "García", "M
 SEARCH = "lefevre zoe"
 """The search shape: two words, without their accents (about 1 case in 240 matches)."""
 CHUNK = 5_000
+LABEL_SORT = (
+    "The sort by label orders by the lower-cased name of the doctor's label, a column of another table: every case "
+    "of the doctor is joined and sorted. Reading it from an index would take the label's name kept on the case row "
+    "(rewritten on every case of a label when the doctor renames it)."
+)
+WHY = {"sort label": LABEL_SORT, "sort -label": LABEL_SORT}
+"""What holds a shape back, for the shapes known to miss the time goal at full scale."""
 
 
 def shapes() -> dict[str, ListQuery]:
@@ -74,19 +81,23 @@ def run(context: Context) -> Section:
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as folder:
         for kind in ("SQLite", "PostgreSQL"):
             began = time.monotonic()
-            table, goals = asyncio.run(_measure(kind, Path(folder), total, big, repeats))
+            table, goals, missed = asyncio.run(_measure(kind, Path(folder), total, big, repeats))
             section.tables.append(table)
             section.goals += goals
             section.notes.append(f"{kind}: filled and measured in {time.monotonic() - began:.0f} s.")
+            section.notes += [f"Plan of {plan}" for plan in missed]
     return section
 
 
-async def _measure(kind: str, folder: Path, total: int, big: int, repeats: int) -> tuple[Table, list[Goal]]:
+async def _measure(kind: str, folder: Path, total: int, big: int, repeats: int) -> tuple[Table, list[Goal], list[str]]:
+    """Fill a database of ``kind`` and time every shape: the table, the goals (PostgreSQL's) and the full plan of
+    each shape past the time goal or reading no index."""
     table = Table(
         f"{kind}: the list of the doctor with {big:,} cases",
         ["shape", "p50 ms", "p99 ms", "matches", "reads an index", "sorts", "plan of the page query"],
     )
-    goals = []
+    goals: list[Goal] = []
+    missed: list[str] = []
     async with _database(kind, folder) as engine:
         doctor = await fill(engine, total, big)
         sessions = session_factory(engine)
@@ -101,7 +112,10 @@ async def _measure(kind: str, folder: Path, total: int, big: int, repeats: int) 
                 if kind == "PostgreSQL":
                     goals.append(Goal(f"PostgreSQL {name}: p99 ms", p99, P99_GOAL_MS, at_least=False))
                     goals.append(Goal(f"PostgreSQL {name}: plan reads an index", float(indexed), 1.0))
-    return table, goals
+                if p99 >= P99_GOAL_MS or not indexed:
+                    why = f"\n\n{WHY[name]}" if name in WHY else ""
+                    missed.append(f"{kind}, {name} (p99 {p99:.0f} ms):\n\n```\n{plan}\n```{why}")
+    return table, goals, missed
 
 
 async def _timed(session: AsyncSession, request: ListQuery, repeats: int) -> tuple[list[float], int]:
