@@ -20,6 +20,7 @@ from bench.report import Section, write_report
 BENCHMARKS = {
     "views": "bench.views",
     "orders_list": "bench.orders_list",
+    "pipeline": "bench.pipeline",
     "telemetry": "bench.telemetry",
 }
 """Each benchmark's name and module (whose ``run(Context) -> Section`` measures it), in the report's order."""

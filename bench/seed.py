@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 
@@ -21,20 +22,25 @@ async def doctor(api: str) -> str:
         return login.json()["access_token"]
 
 
-async def draft_cases(api: str, token: str, count: int, timeout: float = 60.0) -> list[str]:
-    """Create ``count`` draft aligner orders for the doctor of ``token``; returns their case ids once the cases
-    service lists every one (it learns of them from events). Raises ``TimeoutError`` after ``timeout`` s."""
+async def drafts(api: str, token: str, count: int, concurrency: int = 8, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Create ``count`` draft aligner orders for the doctor of ``token``, ``concurrency`` at a time; returns the
+    orders as the gateway answered them (``id``, ``case_id``, ...) once the cases service lists every case (it learns
+    of them from events). Raises ``TimeoutError`` after ``timeout`` s."""
     headers = {"Authorization": f"Bearer {token}"}
+    gate = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=api, headers=headers, timeout=30) as client:
-        drafts = []
-        for _ in range(count):
-            answer = await client.post("/orders", json=complete_aligner())
-            answer.raise_for_status()
-            drafts.append(answer.json()["case_id"])
+
+        async def create() -> dict[str, Any]:
+            async with gate:
+                answer = await client.post("/orders", json=complete_aligner())
+                answer.raise_for_status()
+                return answer.json()
+
+        made = await asyncio.gather(*(create() for _ in range(count)))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            listed = await client.get("/cases", params={"page_size": 100})
+            listed = await client.get("/cases", params={"page_size": 1})
             if listed.status_code == 200 and listed.json()["total"] >= count:
-                return drafts
+                return list(made)
             await asyncio.sleep(0.2)
     raise TimeoutError(f"{count} cases not listed within {timeout} s")

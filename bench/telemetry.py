@@ -1,10 +1,12 @@
 """Benchmark 5, telemetry overhead: the same endpoints with tracing off and with tracing and metrics as deployed.
 
-Two systems in turn, the same but for telemetry: tracing off (``OTEL_SDK_DISABLED=true``), and tracing as
+Two systems side by side, the same but for telemetry: tracing off (``OTEL_SDK_DISABLED=true``), and tracing as
 docker-compose.yml configures it, exporting over OTLP/HTTP to a local sink. Each serves, at 50 concurrent clients,
 ``GET /api/v1/account`` (the gateway alone: one span) and ``GET /api/v1/dashboard`` (the gateway and two services:
-five spans). Metrics cannot be switched off; what they cost is the time of the histogram's observation per request,
-measured here apart and compared with a request's time. Goal: telemetry costs at most 25% of throughput.
+five spans), in turns (off, on, off, on, ...) so that a change in the machine's other load hits both alike; the
+median of the turns counts. Besides throughput, the CPU time of every service process per request. Metrics cannot be
+switched off; what they cost is the time of the histogram's observation per request, measured here apart. Goal:
+telemetry costs at most 25% of throughput.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import statistics
 import timeit
+from contextlib import ExitStack
 
 from bench import seed
 from bench.context import Context
 from bench.load import Load, hey
-from bench.processes import deployed_telemetry, system, uvicorn
+from bench.processes import System, cpu_seconds, deployed_telemetry, system, uvicorn
 from bench.profiles import under_load
 from bench.report import Goal, Section, Table
 from shared.metrics import REQUEST_LATENCY
@@ -30,52 +33,62 @@ GOAL = 0.75
 
 def run(context: Context) -> Section:
     """Measure both systems; the section with the throughput ratio of each endpoint against its goal."""
-    repeats = 3 if context.scale >= 1 else 1
+    turns = 3 if context.scale >= 1 else 1
     seconds = context.seconds(8)
     section = Section(TITLE)
-    measured: dict[str, dict[str, Load]] = {}
-    with uvicorn("bench.bare:create_app") as sink:
-        variants = {"tracing off": {"OTEL_SDK_DISABLED": "true"}, "as deployed": deployed_telemetry(sink)}
-        for variant, env in variants.items():
-            with system(env) as portal:
-                token = asyncio.run(seed.doctor(portal.api))
-                asyncio.run(seed.draft_cases(portal.api, token, 3))
-                headers = {"Authorization": f"Bearer {token}"}
-                measured[variant] = {}
-                for endpoint in ENDPOINTS:
-                    url = f"{portal.api}{endpoint}"
-                    hey(url, connections=CONNECTIONS, seconds=1, headers=headers)  # warm the pools
-                    runs = [hey(url, connections=CONNECTIONS, seconds=seconds, headers=headers) for _ in range(repeats)]
-                    measured[variant][endpoint] = median_load(runs)
-                if variant == "as deployed":
-                    title = "Under /dashboard load, as deployed: where the time goes"
-                    pids = {name: portal.pids[name] for name in ("gateway", "cases")}
-                    url = f"{portal.api}/dashboard"
-                    section.tables.append(under_load(pids, url, headers, seconds, CONNECTIONS, title))
     table = Table(
-        f"GET /api/v1/... at {CONNECTIONS} clients, median of {repeats}",
-        ["endpoint", "telemetry", "req/s", "p50 ms", "p99 ms", "errors", "ratio to tracing off"],
+        f"At {CONNECTIONS} clients, {turns} turn(s) of {seconds:g} s each, medians",
+        ["endpoint", "telemetry", "req/s", "p50 ms", "p99 ms", "errors", "CPU ms per request", "ratio to off"],
     )
-    observe_us = metric_cost_us()
-    for endpoint, processes in ENDPOINTS.items():
-        off, on = measured["tracing off"][endpoint], measured["as deployed"][endpoint]
-        ratio = on.rps / off.rps if off.rps else 0.0
-        for variant, load in measured.items():
-            row = load[endpoint]
-            table.rows.append([endpoint, variant, row.rps, row.p50_ms, row.p99_ms, row.errors, row.rps / off.rps])
-        section.goals.append(Goal(f"{endpoint}: throughput with telemetry / without", ratio, GOAL))
-        metric_share = processes * observe_us / 1e6 * on.rps
-        section.notes.append(
-            f"`{endpoint}`: the latency histogram costs {processes} × {observe_us:.1f} µs per request, "
-            f"{metric_share:.2%} of a second of one core at the measured {on.rps:.0f} req/s."
-        )
+    with ExitStack() as stack:
+        sink = stack.enter_context(uvicorn("bench.bare:create_app"))
+        variants = {"tracing off": {"OTEL_SDK_DISABLED": "true"}, "as deployed": deployed_telemetry(sink)}
+        systems = {name: stack.enter_context(system(env)) for name, env in variants.items()}
+        tokens = {name: asyncio.run(seed.doctor(portal.api)) for name, portal in systems.items()}
+        for name, portal in systems.items():
+            asyncio.run(seed.drafts(portal.api, tokens[name], 3))
+        for endpoint, processes in ENDPOINTS.items():
+            runs: dict[str, list[tuple[Load, float]]] = {name: [] for name in systems}
+            for name, portal in systems.items():  # warm the pools
+                hey(f"{portal.api}{endpoint}", seconds=1, headers=_auth(tokens[name]))
+            for _ in range(turns):
+                for name, portal in systems.items():
+                    runs[name].append(_measured(portal, endpoint, tokens[name], seconds))
+            off, on = (_median(runs[name]) for name in systems)
+            for name, (load, cpu_ms) in zip(systems, (off, on), strict=True):
+                ratio = load.rps / off[0].rps
+                table.rows.append([endpoint, name, load.rps, load.p50_ms, load.p99_ms, load.errors, cpu_ms, ratio])
+            section.goals.append(Goal(f"{endpoint}: throughput with telemetry / without", on[0].rps / off[0].rps, GOAL))
+            observe_us = metric_cost_us()
+            section.notes.append(
+                f"`{endpoint}`: the latency histogram costs {processes} × {observe_us:.1f} µs of CPU per request, "
+                f"{processes * observe_us / 10 / on[1]:.2f}% of the request's {on[1]:.2f} ms."
+            )
+        deployed = systems["as deployed"]
+        pids = {name: deployed.pids[name] for name in ("gateway", "cases")}
+        title = "Under /dashboard load, as deployed: where the time goes"
+        url = f"{deployed.api}/dashboard"
+        section.tables.append(under_load(pids, url, _auth(tokens["as deployed"]), seconds, CONNECTIONS, title))
     section.tables.insert(0, table)
     return section
 
 
-def median_load(runs: list[Load]) -> Load:
-    """The run of median throughput."""
-    return sorted(runs, key=lambda load: load.rps)[len(runs) // 2]
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _measured(portal: System, endpoint: str, token: str, seconds: float) -> tuple[Load, float]:
+    """One load run of ``endpoint``, and the CPU milliseconds all the portal's services used per request."""
+    before = sum(cpu_seconds(portal.pids).values())
+    load = hey(f"{portal.api}{endpoint}", connections=CONNECTIONS, seconds=seconds, headers=_auth(token))
+    used = sum(cpu_seconds(portal.pids).values()) - before
+    return load, used * 1000 / max(1, load.requests)
+
+
+def _median(runs: list[tuple[Load, float]]) -> tuple[Load, float]:
+    """The run of median throughput, with the median CPU time per request of all runs."""
+    by_rate = sorted(runs, key=lambda run: run[0].rps)
+    return by_rate[len(runs) // 2][0], statistics.median(cpu for _, cpu in runs)
 
 
 def metric_cost_us(repeats: int = 20_000) -> float:
@@ -84,5 +97,4 @@ def metric_cost_us(repeats: int = 20_000) -> float:
     def observe() -> None:
         REQUEST_LATENCY.labels("bench", "GET", "/bench", "200").observe(0.004)
 
-    times = [timeit.timeit(observe, number=repeats) / repeats * 1e6 for _ in range(5)]
-    return statistics.median(times)
+    return statistics.median(timeit.timeit(observe, number=repeats) / repeats * 1e6 for _ in range(5))

@@ -38,7 +38,7 @@ def run(context: Context) -> Section:
     )
     with uvicorn("bench.bare:create_app") as sink, system(deployed_telemetry(sink)) as portal:
         token = asyncio.run(seed.doctor(portal.api))
-        [case_id, *_] = asyncio.run(seed.draft_cases(portal.api, token, 3))
+        case_id = asyncio.run(seed.drafts(portal.api, token, 3))[0]["case_id"]
         headers = {"Authorization": f"Bearer {token}"}
         urls = {"dashboard": f"{portal.api}/dashboard", "case page": f"{portal.api}/cases/{case_id}"}
         for view, url in urls.items():
