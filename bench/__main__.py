@@ -22,6 +22,7 @@ BENCHMARKS = {
     "orders_list": "bench.orders_list",
     "pipeline": "bench.pipeline",
     "telemetry": "bench.telemetry",
+    "scaling": "bench.scaling",
 }
 """Each benchmark's name and module (whose ``run(Context) -> Section`` measures it), in the report's order."""
 

@@ -1,8 +1,8 @@
-"""HTTP load from a separate process: ``hey`` (Debian's package ``hey``), its per-request CSV read back here.
+"""HTTP load from a separate process, its per-request CSV read back here.
 
-Closed loop (:func:`hey` without ``rate``): ``connections`` workers each send their next request as soon as the last
-one answered, for ``seconds``: the throughput a server sustains. Offered load (``rate``): the workers together send
-``rate`` requests per second at most (each worker ``rate / connections``): latency at a given load.
+Closed loop (:func:`hey`, Debian's package ``hey``): ``connections`` workers each send their next request as soon as
+the last one answered: the throughput a server sustains. Open loop (:func:`offered`, :mod:`bench.openloop`):
+requests at fixed times, ``rate`` per second: the latency at a given load.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import csv
 import io
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -47,24 +48,31 @@ def hey(
     *,
     connections: int = 50,
     seconds: float = 10.0,
-    rate: float | None = None,
     method: str = "GET",
     headers: Mapping[str, str] | None = None,
     body: bytes | None = None,
     content_type: str = "application/json",
 ) -> Load:
-    """Send requests to ``url`` from ``connections`` concurrent workers for ``seconds`` (at most ``rate`` per second
-    in all when given); raises :class:`LoadToolMissing` without ``hey``."""
+    """Send requests to ``url`` from ``connections`` concurrent workers, each sending its next request once the last
+    was answered, for ``seconds``; raises :class:`LoadToolMissing` without ``hey``."""
     if shutil.which("hey") is None:
         raise LoadToolMissing("the benchmarks send their load with hey: `apt-get install hey`")
     command = ["hey", "-z", f"{seconds}s", "-c", str(connections), "-m", method, "-o", "csv", "-T", content_type]
-    if rate is not None:
-        command += ["-q", f"{rate / connections:.3f}"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     if body is not None:
         command += ["-d", body.decode()]
     done = subprocess.run([*command, url], capture_output=True, text=True, check=True, timeout=seconds + 60)
+    return parse(done.stdout, seconds)
+
+
+def offered(url: str, *, rate: float, seconds: float, headers: Mapping[str, str] | None = None) -> Load:
+    """``GET url`` at ``rate`` requests per second for ``seconds``, each at its planned time whether or not earlier
+    ones were answered (:mod:`bench.openloop`, in a process of its own); latencies count from the planned times."""
+    command = [sys.executable, "-m", "bench.openloop", url, "--rate", str(rate), "--seconds", str(seconds)]
+    for name, value in (headers or {}).items():
+        command += ["--header", f"{name}: {value}"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60)
     return parse(done.stdout, seconds)
 
 
