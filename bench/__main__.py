@@ -21,6 +21,7 @@ BENCHMARKS = {
     "views": "bench.views",
     "orders_list": "bench.orders_list",
     "pipeline": "bench.pipeline",
+    "transfers": "bench.transfers",
     "telemetry": "bench.telemetry",
     "scaling": "bench.scaling",
 }
