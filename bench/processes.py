@@ -53,6 +53,11 @@ def system(extra: Mapping[str, str] | None = None) -> Iterator[System]:
         delete_vhost(vhost)
 
 
+def cpu_seconds(pids: Mapping[str, int]) -> dict[str, float]:
+    """CPU time (user and system, in seconds) each process of ``pids`` (by name) has used so far."""
+    return {name: sum(psutil.Process(pid).cpu_times()[:2]) for name, pid in pids.items()}
+
+
 def deployed_telemetry(collector: str) -> dict[str, str]:
     """The ``OTEL_*`` variables docker-compose.yml gives every service, with ``collector`` (a base URL) as the OTLP
     endpoint in place of the deployed collector's."""
