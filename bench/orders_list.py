@@ -71,7 +71,7 @@ def shapes() -> dict[str, ListQuery]:
 def run(context: Context) -> Section:
     """Fill and query both databases; the section with every shape's times and plans."""
     total, big = context.count(ALL_CASES, 2_000), context.count(BIG_DOCTOR_CASES, 1_000)
-    repeats = max(5, round(30 * context.scale))
+    repeats = max(5, round(20 * context.scale))
     section = Section(TITLE)
     section.notes.append(
         f"{total:,} cases of {DOCTORS} doctors, {big:,} of them the measured doctor's; each shape {repeats} times "

@@ -35,13 +35,13 @@ CONNECTIONS = 50
 def run(context: Context) -> Section:
     """Measure events/s with one and two replicas, then the latency curve; the section with both and the chart."""
     section = Section(TITLE)
-    events = context.count(2_000, 200)
+    events = context.count(1_000, 200)
     database = asyncio.run(create_postgres_database())
     try:
         with system({"PORTAL_CASES_DATABASE_URL": database}) as portal:
             token = asyncio.run(seed.doctor(portal.api))
             asyncio.run(seed.drafts(portal.api, token, 200))
-            curve = latency_curve(portal, token, context.seconds(8, 3))
+            curve = latency_curve(portal, token, context.seconds(6, 3))
             one = asyncio.run(events_per_second(portal, database, events))
             with uvicorn("services.cases.app:create_app", {**portal.env, "PORTAL_LOG_LEVEL": "WARNING"}):
                 two = asyncio.run(events_per_second(portal, database, events))

@@ -29,7 +29,7 @@ TAIL_GOAL = 10.0
 
 def run(context: Context) -> Section:
     """Measure both views and their ceilings; the section with their ratios against the goals."""
-    seconds = context.seconds(10)
+    seconds = context.seconds(8)
     section = Section(TITLE)
     ceilings = {view: ceiling(parts, seconds) for view, parts in PARTS.items()}
     table = Table(
@@ -51,7 +51,7 @@ def run(context: Context) -> Section:
             if load.rps / bare.rps < THROUGHPUT_GOAL:
                 pids = {name: portal.pids[name] for name in ("gateway", *sorted(set(PARTS[view])))}
                 title = f"{view}: where the time goes under load"
-                section.tables.append(under_load(pids, url, headers, seconds, CONNECTIONS, title))
+                section.tables.append(under_load(pids, url, headers, context.seconds(5), CONNECTIONS, title))
     section.tables.insert(0, table)
     return section
 
