@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import subprocess
 import sys
 import tempfile
@@ -10,19 +12,24 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiosqlite.core
+
 from bench.load import hey
 from bench.report import Table
 
 PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 """py-spy of this environment (the ``bench`` extra)."""
+WAITS = ("Condition.wait (threading.py", "Event.wait (threading.py", "Queue.get (queue.py", "select (selectors.py")
+"""Frames where a thread waits (py-spy counts a timed wait as busy): a sample whose innermost frame is one is idle."""
 PROJECT_PATHS = ("services/", "shared/")
 """Frames from these folders (as py-spy names them, relative to ``sys.path``) are the project's own code."""
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Shares (0-1) of a process's busy samples: ``own`` by function of the project on the stack (each counted once
-    per stack), ``leaves`` by function running at the top of the stack (where the time itself goes)."""
+    """Shares (0-1) of a process's busy samples (threads waiting left out): ``own`` by function of the project on the
+    stack (each counted once per stack), ``leaves`` by function running at the top of the stack (where the time
+    itself goes)."""
 
     own: list[tuple[str, float]]
     leaves: list[tuple[str, float]]
@@ -51,6 +58,8 @@ def shares(collapsed: str, top: int) -> Profile:
         if not stack or not count.isdigit():
             continue
         frames = stack.split(";")
+        if _waiting(frames[-1]):
+            continue
         total += int(count)
         leaves[_function(frames[-1])] += int(count)
         for function in {_function(frame) for frame in frames if _where(frame).startswith(PROJECT_PATHS)}:
@@ -61,6 +70,19 @@ def shares(collapsed: str, top: int) -> Profile:
         [(name, count / total) for name, count in own.most_common(top)],
         [(name, count / total) for name, count in leaves.most_common(top)],
     )
+
+
+def _waiting(frame: str) -> bool:
+    """Whether ``frame`` is a thread waiting: one of :data:`WAITS`, or aiosqlite's worker thread waiting for its next
+    call (its ``tx.get()`` line)."""
+    return frame.startswith(WAITS) or frame in _aiosqlite_waits()
+
+
+@functools.cache
+def _aiosqlite_waits() -> frozenset[str]:
+    lines, first = inspect.getsourcelines(aiosqlite.core._connection_worker_thread)
+    numbers = [first + offset for offset, line in enumerate(lines) if "tx.get(" in line]
+    return frozenset(f"_connection_worker_thread (aiosqlite/core.py:{number})" for number in numbers)
 
 
 def _where(frame: str) -> str:

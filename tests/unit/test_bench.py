@@ -48,6 +48,15 @@ def test_profile_shares_count_project_frames_once_per_stack_and_leaves_apart() -
     assert found.leaves == [("loads (json/x.py)", 0.75), ("execute (sqlalchemy/x.py)", 0.25)]
 
 
+def test_profile_shares_leave_waiting_threads_out() -> None:
+    stacks = (
+        "run (asyncio/runners.py:1);handle (shared/http.py:10) 1\n"
+        "_bootstrap (threading.py:1);_connection_worker_thread (aiosqlite/core.py:59) 5\n"
+        "_bootstrap (threading.py:1);worker (x.py:2);Condition.wait (threading.py:327) 5"
+    )
+    assert shares(stacks, top=5).leaves == [("handle (shared/http.py)", 1.0)]
+
+
 def test_plans_are_read_for_index_use_and_sorting() -> None:
     assert reads_index(POSTGRES_PLAN) and sorts_rows(POSTGRES_PLAN)
     assert summary(POSTGRES_PLAN) == (
