@@ -23,6 +23,7 @@ from bench.processes import System, cpu_seconds, deployed_telemetry, system, uvi
 from bench.profiles import under_load
 from bench.report import Goal, Section, Table
 from shared.metrics import REQUEST_LATENCY
+from shared.telemetry import UNTRACED_ROUTES
 
 TITLE = "5. Telemetry overhead"
 ENDPOINTS = {"/account": 1, "/dashboard": 3}
@@ -70,6 +71,11 @@ def run(context: Context) -> Section:
         url = f"{deployed.api}/dashboard"
         section.tables.append(under_load(pids, url, _auth(tokens["as deployed"]), seconds, CONNECTIONS, title))
     section.tables.insert(0, table)
+    deployed = ", ".join(f"`{k}={v}`" for k, v in variants["as deployed"].items() if k != "OTEL_EXPORTER_OTLP_ENDPOINT")
+    section.notes.append(
+        f"As deployed: {deployed or 'the SDK defaults'}; spans exported in batches (BatchSpanProcessor); one span per "
+        f"request (no `receive`/`send` spans); none for `{UNTRACED_ROUTES}`."
+    )
     return section
 
 
