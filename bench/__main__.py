@@ -2,7 +2,8 @@
 
 ``--scale`` (or ``BENCH_SCALE``, default 1) shrinks every duration and data set for a short smoke run; the report
 (``report.md``) and its charts go to ``--out`` (default ``bench/results``). Exits 0 whether goals are met or not: the
-report says which are; benchmarks never gate on times.
+report says which are; benchmarks never gate on times. A benchmark that fails is reported with its error, and the
+others still run; the exit code is then 1.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from bench.context import Context
@@ -25,7 +27,8 @@ BENCHMARKS = {
     "telemetry": "bench.telemetry",
     "scaling": "bench.scaling",
 }
-"""Each benchmark's name and module (whose ``run(Context) -> Section`` measures it), in the report's order."""
+"""Each benchmark's name and module (whose ``run(Context) -> Section`` measures it and ``TITLE`` names it), in the
+report's order."""
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
@@ -43,16 +46,22 @@ def main(argv: list[str] | None = None) -> int:
     context = Context(options.scale, options.out)
     started = time.monotonic()
     sections = []
+    failed = False
     for name in options.names or list(BENCHMARKS):
         began = time.monotonic()
-        section: Section = importlib.import_module(BENCHMARKS[name]).run(context)
+        module = importlib.import_module(BENCHMARKS[name])
+        try:
+            section: Section = module.run(context)
+        except Exception:  # one benchmark failing leaves the others' results, and says why in the report
+            section = Section(module.TITLE, [f"Failed:\n\n```\n{traceback.format_exc(limit=6)}\n```"])
+            failed = True
         section.seconds = time.monotonic() - began
         print(section.markdown(), end="\n\n", flush=True)
         sections.append(section)
     report = options.out / "report.md"
     write_report(report, sections, options.scale, time.monotonic() - started)
     print(f"report: {report}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
