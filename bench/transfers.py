@@ -27,7 +27,7 @@ from minio import Minio
 
 from bench import seed
 from bench.context import Context
-from bench.processes import System, system
+from bench.processes import System, cpu_seconds, system
 from bench.report import Goal, Section, Table
 from shared.cli.samples import CASE_01, samples_dir
 from tests.harness.s3 import moto_server
@@ -45,22 +45,25 @@ def run(context: Context) -> Section:
     """Measure the ceilings, then both backends through the gateway."""
     section = Section(TITLE)
     columns = ["what", "backend", "MB", "MB/s", "ratio to ceiling", "gateway peak MB over rest"]
-    table = Table("Through the gateway and directly", [*columns, "documents peak MB over rest"])
+    columns += ["documents peak MB over rest", "gateway CPU ms/MB", "documents CPU ms/MB"]
+    table = Table("Through the gateway and directly", columns)
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as folder, moto_server() as endpoint:
         scan = large_scan(Path(folder) / "scan.stl", context.count(SCAN_BYTES, 16 * MB))
         records = [samples_dir() / "case-01" / name for name in CASE_01.values()]
         size = {"scan": scan.stat().st_size, "case-01": sum(path.stat().st_size for path in records)}
         ceilings = _ceilings(Path(folder), endpoint, scan, records)
         for (what, backend), rate in ceilings.items():
-            table.rows.append([f"{what}, directly", backend, size[what.split()[0]] / MB, rate / MB, 1.0, None, None])
+            megabytes = size[what.split()[0]] / MB
+            table.rows.append([f"{what}, directly", backend, megabytes, rate / MB, 1.0, *[None] * 4])
         s3 = {"PORTAL_STORAGE_BACKEND": "s3", "PORTAL_S3_ENDPOINT": endpoint, "PORTAL_S3_BUCKET": "bench-portal"}
         for backend, env in (("filesystem", {}), ("S3", s3)):
             with system(env) as portal:
-                for what, (rate, peaks) in _through_gateway(portal, scan, records).items():
+                for what, (rate, measured) in _through_gateway(portal, scan, records).items():
                     ratio = rate / ceilings[(what, backend)]
-                    table.rows.append([what, backend, size[what.split()[0]] / MB, rate / MB, ratio, *peaks.values()])
+                    table.rows.append([what, backend, size[what.split()[0]] / MB, rate / MB, ratio, *measured.values()])
                     section.goals.append(Goal(f"{what}, {backend}: MB/s / ceiling", ratio, THROUGHPUT_GOAL))
-                    for process, peak in peaks.items():
+                    for process in ("gateway", "documents"):
+                        peak = measured[process]
                         goal = Goal(f"{what}, {backend}: {process} peak MB over rest", peak, MEMORY_GOAL_MB, False)
                         section.goals.append(goal)
     section.tables.append(table)
@@ -138,13 +141,13 @@ def _through_gateway(portal: System, scan: Path, records: list[Path]) -> dict[st
         cases = (("scan", first, {SCAN_SLOT: scan}), ("case-01", second, dict(zip(CASE_01, records, strict=True))))
         for what, case, files in cases:
             total = sum(path.stat().st_size for path in files.values())
-            with peak_memory(pids) as peaks:
+            with peak_memory(pids) as peaks, cpu_per_megabyte(pids, total) as cpu:
                 taken = _timed(_upload_all, client, case["case_id"], files)
-            found[f"{what} upload"] = (total / taken, dict(peaks))
+            found[f"{what} upload"] = (total / taken, {**peaks, **cpu})
             listed = client.get(f"/cases/{case['case_id']}/documents").json()["items"]
-            with peak_memory(pids) as peaks:
+            with peak_memory(pids) as peaks, cpu_per_megabyte(pids, total) as cpu:
                 taken = _timed(_download_all, client, [document["id"] for document in listed])
-            found[f"{what} download"] = (total / taken, dict(peaks))
+            found[f"{what} download"] = (total / taken, {**peaks, **cpu})
     return found
 
 
@@ -169,6 +172,19 @@ def _download(client: httpx.Client, document_id: str) -> None:
         answer.raise_for_status()
         for _ in answer.iter_raw(MB):
             pass
+
+
+@contextmanager
+def cpu_per_megabyte(pids: dict[str, int], size: int) -> Iterator[dict[str, float]]:
+    """Within the block, the CPU milliseconds each process of ``pids`` used per MB of ``size`` bytes (filled in on
+    leaving, keyed ``"<name> CPU ms/MB"``)."""
+    before = cpu_seconds(pids)
+    found: dict[str, float] = {}
+    try:
+        yield found
+    finally:
+        after = cpu_seconds(pids)
+        found.update({f"{name} CPU ms/MB": (after[name] - before[name]) * 1000 / (size / MB) for name in pids})
 
 
 @contextmanager

@@ -10,6 +10,7 @@ documents service twice), each answering a small JSON body. Goals: throughput â‰
 from __future__ import annotations
 
 import asyncio
+import os
 from contextlib import ExitStack
 
 from bench import seed
@@ -47,7 +48,13 @@ def run(context: Context) -> Section:
             before = cpu_seconds(portal.pids)
             load, bare = hey(url, connections=CONNECTIONS, seconds=seconds, headers=headers), ceilings[view]
             used = cpu_seconds(portal.pids)
-            cpu.rows += [[view, name, (used[name] - before[name]) * 1000 / max(1, load.requests)] for name in used]
+            per_request = {name: (used[name] - before[name]) * 1000 / max(1, load.requests) for name in used}
+            cpu.rows += [[view, name, ms] for name, ms in per_request.items()]
+            cores = os.cpu_count() or 1
+            section.notes.append(
+                f"{view}: {sum(per_request.values()):.1f} ms of CPU per request across the system's processes: "
+                f"{cores} cores carry at most {cores * 1000 / sum(per_request.values()):.0f} a second."
+            )
             table.rows.append([view, "ceiling (bare FastAPI)", bare.rps, bare.p50_ms, bare.p99_ms, bare.errors, 1.0])
             table.rows.append([view, "system", load.rps, load.p50_ms, load.p99_ms, load.errors, load.rps / bare.rps])
             section.goals.append(Goal(f"{view}: throughput / ceiling", load.rps / bare.rps, THROUGHPUT_GOAL))
