@@ -36,12 +36,14 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks named in ``argv`` (all when none), print each section and write the report."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", choices=[[], *BENCHMARKS], metavar="NAME", help=", ".join(BENCHMARKS))
+    parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(BENCHMARKS))
     parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "1")))
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     options = parser.parse_args(argv)
     if not 0 < options.scale <= 1:
         parser.error("--scale must be in (0, 1]")
+    if unknown := [name for name in options.names if name not in BENCHMARKS]:
+        parser.error(f"no benchmark {', '.join(unknown)} (there are {', '.join(BENCHMARKS)})")
     options.out.mkdir(parents=True, exist_ok=True)
     context = Context(options.scale, options.out)
     started = time.monotonic()
