@@ -51,8 +51,9 @@ SEARCH = "lefevre zoe"
 """The search shape: two words, without their accents (about 1 case in 240 matches)."""
 CHUNK = 5_000
 LABEL_SORT = (
-    "The sort by label orders by the lower-cased name of the doctor's label, a column of another table: every case "
-    "of the doctor is joined and sorted. Reading it from an index would take the label's name kept on the case row "
+    "The sort by label ranks every matching case by its label's name: the page is chosen from the doctor's label "
+    "index alone (no case row is read), but every entry of the doctor's is ranked and sorted, so its time grows "
+    "with the doctor's cases. Reading it in order from an index would take the label's name kept on the case row "
     "(rewritten on every case of a label when the doctor renames it)."
 )
 WHY = {"sort label": LABEL_SORT, "sort -label": LABEL_SORT}
