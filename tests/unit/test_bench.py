@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from aiohttp import web
+
 from bench.load import parse, percentile
+from bench.openloop import offer
 from bench.orders_list import reads_index, sorts_rows, summary
 from bench.profiles import shares
 from bench.report import Goal, Section, Table, line_chart, write_report
@@ -77,3 +81,30 @@ def test_report_lists_every_goal_and_draws_its_charts(tmp_path: Path) -> None:
     assert "| 1. Views | ratio | 0.4 | ≥ 0.5 | NO |" in text
     assert "| a\\|b | 1,234 |" in text and "| c | – |" in text
     assert "![curve](curve.png)" in text and chart.read_bytes().startswith(b"\x89PNG")
+
+
+async def test_open_loop_sends_at_the_planned_times_whether_or_not_answers_came() -> None:
+    in_flight, most = 0, 0
+
+    async def slow(_request: web.Request) -> web.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.2)  # four times the 0.05 s between two planned requests
+        in_flight -= 1
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        results = await offer(f"http://127.0.0.1:{port}/", rate=20, seconds=0.5, headers={})
+    finally:
+        await runner.cleanup()
+    assert [status for _, status, _ in results] == [200] * 10
+    assert all(taken >= 0.2 for taken, _, _ in results)  # counted from the planned start, the answer included
+    assert most > 1  # the next request did not wait for the answer to the last
