@@ -1,11 +1,11 @@
-# Two entry points: `make run` (the whole system) and `make test` (the whole suite).
-# Both create the virtual environment and install the locked dependencies when missing.
+# Entry points: `make run` (the whole system), `make test` (the whole suite), `make demo` (beside `make run`),
+# `make bench` (the benchmarks). Each creates the virtual environment and installs the locked dependencies when missing.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test demo migrate lock clean
+.PHONY: run test demo bench migrate lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,10 +26,15 @@ migrate: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every benchmark of bench/ (BENCH_SCALE=0.1 for a short smoke run); the report goes to bench/results/report.md.
+bench: $(STAMP)
+	@command -v hey >/dev/null || { echo "make bench sends its HTTP load with hey: apt-get install hey"; exit 1; }
+	$(BIN)/python -m bench
+
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock:
 	$(BIN)/python -m pip install --quiet pip-tools
-	$(BIN)/pip-compile --quiet --extra test --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --extra test --extra bench --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) var

@@ -28,8 +28,15 @@ SHARED_TABLES = {
 }
 """The tables of ``shared`` a service's database holds besides the messaging ones."""
 
-DATABASE_ONLY_INDEXES = {"ix_cases_search_trgm"}
-"""Indexes a migration creates on one database kind only (PostgreSQL's trigram search), unknown to the models."""
+DATABASE_ONLY_INDEXES = {
+    "ix_cases_search_trgm",
+    "ix_cases_doctor_order_number_desc",
+    "ix_cases_doctor_setup_desc",
+    "ix_cases_doctor_collaborator_desc",
+    "ix_cases_doctor_expiry_desc",
+}
+"""Indexes a migration creates on one database kind only (PostgreSQL's trigram search and the list's descending
+sorts with empty values last), unknown to the models."""
 
 
 def metadata_of(service: str) -> MetaData:

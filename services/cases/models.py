@@ -52,7 +52,7 @@ class Case(Table, table=True):
         Index("ix_cases_doctor_setup", "doctor_id", "setup_published_at", "id"),
         Index("ix_cases_doctor_expiry", "doctor_id", "expires_at", "id"),
         Index("ix_cases_doctor_collaborator", "doctor_id", "collaborator_status", "id"),
-        Index("ix_cases_doctor_label", "doctor_id", "label_id"),
+        Index("ix_cases_doctor_label", "doctor_id", "label_id", "id"),
         Index("ix_cases_created", "created_at", "id"),
         Index("ix_cases_status", "status_rank", "id"),
         Index("ix_cases_expiry", "expires_at"),

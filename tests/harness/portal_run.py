@@ -105,6 +105,20 @@ def _blocking(coroutine: Coroutine[Any, Any, str | None]) -> str | None:
         return pool.submit(asyncio.run, coroutine).result()
 
 
+def portal_environment(data_dir: Path, rabbitmq_url: str, used: set[int]) -> dict[str, str]:
+    """This process's environment for a ``portal run`` of its own: data in ``data_dir`` (which must exist), the
+    broker virtual host of ``rabbitmq_url``, five free ports not in ``used`` (added to it); other ``PORTAL_*``,
+    ``RABBITMQ_*`` and ``OTEL_*`` variables are dropped."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "RABBITMQ_", "OTEL_"))}
+    env.update(PORTAL_ENV="test", PORTAL_DATA_DIR=str(data_dir), RABBITMQ_URL=rabbitmq_url)
+    for service in SERVICES:
+        while (chosen := free_port()) in used:
+            pass
+        used.add(chosen)
+        env[f"PORTAL_{service.upper()}_PORT"] = str(chosen)
+    return env
+
+
 @contextmanager
 def portal_environments(root: Path) -> Iterator[Callable[..., dict[str, str]]]:
     """A factory of environments for ``portal run``, each with a new data directory under ``root``, five unused
@@ -124,18 +138,12 @@ def portal_environments(root: Path) -> Iterator[Callable[..., dict[str, str]]]:
         vhosts.append(create_vhost())
         data_dir = root / f"portal-{len(vhosts)}"
         data_dir.mkdir()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "RABBITMQ_", "OTEL_"))}
-        env.update(PORTAL_ENV="test", PORTAL_DATA_DIR=str(data_dir), RABBITMQ_URL=vhosts[-1])
-        for service in SERVICES:
-            while (chosen := free_port()) in used:
-                pass
-            used.add(chosen)
-            env[f"PORTAL_{service.upper()}_PORT"] = str(chosen)
-            if database == "postgresql":
-                url = _blocking(create_postgres_database())
-                assert url is not None
-                databases.append(url)
-                env[f"PORTAL_{service.upper()}_DATABASE_URL"] = url
+        env = portal_environment(data_dir, vhosts[-1], used)
+        for service in SERVICES if database == "postgresql" else ():
+            url = _blocking(create_postgres_database())
+            assert url is not None
+            databases.append(url)
+            env[f"PORTAL_{service.upper()}_DATABASE_URL"] = url
         return env
 
     try:

@@ -1,0 +1,82 @@
+"""Benchmark 1, composed views: the dashboard and the case page at 50 concurrent clients, with tracing and metrics
+as deployed, against the same fan-out of bare FastAPI apps through the same process layout.
+
+The system is ``portal run`` with docker-compose.yml's telemetry (exporting to a local sink). The ceiling of each
+view: a bare gateway process (:mod:`bench.bare`) asking, at once, as many bare service processes as the view asks
+parts of (the dashboard: the cases and notifications services; the case page: the cases service twice, the
+documents service twice), each answering a small JSON body. Goals: throughput ≥ 0.5 of the ceiling; p99 < 10 × p50.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from contextlib import ExitStack
+
+from bench import seed
+from bench.context import Context
+from bench.load import Load, hey
+from bench.processes import cpu_seconds, deployed_telemetry, system, uvicorn
+from bench.profiles import under_load
+from bench.report import Goal, Section, Table
+
+TITLE = "1. Composed views"
+CONNECTIONS = 50
+PARTS = {"dashboard": ("cases", "notifications"), "case page": ("cases", "cases", "documents", "documents")}
+"""The services each view asks, one entry per part."""
+THROUGHPUT_GOAL = 0.5
+TAIL_GOAL = 10.0
+
+
+def run(context: Context) -> Section:
+    """Measure both views and their ceilings; the section with their ratios against the goals."""
+    seconds = context.seconds(8)
+    section = Section(TITLE)
+    ceilings = {view: ceiling(parts, seconds) for view, parts in PARTS.items()}
+    table = Table(
+        f"At {CONNECTIONS} clients for {seconds:g} s",
+        ["view", "measured", "req/s", "p50 ms", "p99 ms", "errors", "ratio to ceiling"],
+    )
+    cpu = Table("CPU time per request of each process of the system", ["view", "process", "CPU ms per request"])
+    with uvicorn("bench.bare:create_app") as sink, system(deployed_telemetry(sink)) as portal:
+        token = asyncio.run(seed.doctor(portal.api))
+        case_id = asyncio.run(seed.drafts(portal.api, token, 3))[0]["case_id"]
+        headers = {"Authorization": f"Bearer {token}"}
+        urls = {"dashboard": f"{portal.api}/dashboard", "case page": f"{portal.api}/cases/{case_id}"}
+        for view, url in urls.items():
+            hey(url, connections=CONNECTIONS, seconds=1, headers=headers)
+            before = cpu_seconds(portal.pids)
+            load, bare = hey(url, connections=CONNECTIONS, seconds=seconds, headers=headers), ceilings[view]
+            used = cpu_seconds(portal.pids)
+            per_request = {name: (used[name] - before[name]) * 1000 / max(1, load.requests) for name in used}
+            cpu.rows += [[view, name, ms] for name, ms in per_request.items()]
+            cores = os.cpu_count() or 1
+            section.notes.append(
+                f"{view}: {sum(per_request.values()):.1f} ms of CPU per request across the system's processes: "
+                f"{cores} cores carry at most {cores * 1000 / sum(per_request.values()):.0f} a second."
+            )
+            table.rows.append([view, "ceiling (bare FastAPI)", bare.rps, bare.p50_ms, bare.p99_ms, bare.errors, 1.0])
+            table.rows.append([view, "system", load.rps, load.p50_ms, load.p99_ms, load.errors, load.rps / bare.rps])
+            section.goals.append(Goal(f"{view}: throughput / ceiling", load.rps / bare.rps, THROUGHPUT_GOAL))
+            section.goals.append(Goal(f"{view}: p99 / p50", load.tail_ratio, TAIL_GOAL, at_least=False))
+            if load.rps / bare.rps < THROUGHPUT_GOAL:
+                pids = {name: portal.pids[name] for name in ("gateway", *sorted(set(PARTS[view])))}
+                title = f"{view}: where the time goes under load"
+                section.tables.append(under_load(pids, url, headers, context.seconds(5), CONNECTIONS, title))
+    section.tables[:0] = [table, cpu]
+    section.notes.append(
+        "The ceiling's processes answer from memory; the system's also authenticate the caller (the gateway reads "
+        "the session, the services check the internal token), read their databases and record the case page's read "
+        "in the audit log."
+    )
+    return section
+
+
+def ceiling(parts: tuple[str, ...], seconds: float) -> Load:
+    """Throughput of a bare gateway asking ``parts`` (one bare process per distinct service) at once."""
+    with ExitStack() as stack:
+        bases = {name: stack.enter_context(uvicorn("bench.bare:create_app")) for name in sorted(set(parts))}
+        fanout = ",".join(f"{bases[name]}/item" for name in parts)
+        gateway = stack.enter_context(uvicorn("bench.bare:create_app", {"BENCH_FANOUT": fanout}))
+        hey(f"{gateway}/view", connections=CONNECTIONS, seconds=1)
+        return hey(f"{gateway}/view", connections=CONNECTIONS, seconds=seconds)
