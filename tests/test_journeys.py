@@ -42,7 +42,7 @@ from dateutil.relativedelta import relativedelta
 
 from services.gateway.tests.conftest import PASSWORD, registration
 from shared.settings import SERVICES
-from tests.harness.api import carousel_until, case_reaches, mails, ok
+from tests.harness.api import carousel_until, case_reaches, mails, ok, submitted_case, upload
 from tests.harness.bodies import APPROACH, PATIENT, aligner, complete_aligner
 from tests.harness.pdf import read_pdf
 from tests.harness.portal_run import DATABASE_KINDS, portal_environments, portal_run
@@ -142,27 +142,6 @@ async def lab_client(system: System) -> AsyncIterator[httpx.AsyncClient]:
     """The lab technician's client, for the block."""
     async with system.client(system.staff_token) as lab:
         yield lab
-
-
-async def upload(doctor: httpx.AsyncClient, case_id: str, slot: str, order_id: str | None = None) -> dict[str, Any]:
-    """Upload case-01's record of ``slot`` as a multipart form (``file``, ``slot``, optional ``order_id``); returns
-    the 201's document."""
-    path = CASE_01_DIR / CASE_01[slot]
-    form = {"slot": slot, **({"order_id": order_id} if order_id else {})}
-    with path.open("rb") as file:
-        answer = await doctor.post(f"/cases/{case_id}/documents", data=form, files={"file": (path.name, file)})
-    document = await ok(answer, 201)
-    assert (document["slot"], document["filename"], document["size_bytes"]) == (slot, path.name, path.stat().st_size)
-    return document
-
-
-async def submitted_case(doctor: httpx.AsyncClient, body: dict[str, Any], slots: list[str]) -> dict[str, Any]:
-    """Save ``body`` as a draft, upload case-01's records of ``slots`` into it and submit it; returns the draft as
-    created, with ``documents`` (by slot) and ``submission`` (the 202's body) added."""
-    draft = await ok(await doctor.post("/orders", json=body), 201)
-    draft["documents"] = {slot: await upload(doctor, draft["case_id"], slot, draft["id"]) for slot in slots}
-    draft["submission"] = await ok(await doctor.post(f"/orders/{draft['id']}/submit"), 202)
-    return draft
 
 
 def requests_of(client: httpx.AsyncClient) -> Counter[tuple[str, str, int]]:

@@ -23,10 +23,10 @@ import pytest
 
 from services.gateway.tests.conftest import PASSWORD, registration
 from shared.events.orders import PHOTO_SLOTS
-from tests.harness.api import case_reaches, ok
+from tests.harness.api import case_reaches, ok, submitted_case
 from tests.harness.bodies import aligner, complete_aligner
 from tests.harness.portal_run import ROOT, portal_run
-from tests.harness.samples import CASE_01, CASE_01_DIR
+from tests.harness.samples import CASE_01
 
 pytestmark = pytest.mark.timeout(420)
 ADMIN = {"email": "admin@example.org", "password": "Rhone-River-Keys-2026"}
@@ -60,22 +60,6 @@ def wait_for_line(log: Path, text: str, process: subprocess.Popen[bytes], within
         assert process.poll() is None, f"portal lab exited ({process.returncode}):\n{log.read_text()}"
         assert time.monotonic() < deadline, f"no {text!r} after {within} s:\n{log.read_text()}"
         time.sleep(0.1)
-
-
-async def upload(doctor: httpx.AsyncClient, case_id: str, slots: list[str]) -> None:
-    """Upload case-01's records of ``slots`` to the case."""
-    for slot in slots:
-        with (CASE_01_DIR / CASE_01[slot]).open("rb") as file:
-            sent = await doctor.post(f"/cases/{case_id}/documents", data={"slot": slot}, files={"file": file})
-        await ok(sent, 201)
-
-
-async def submitted(doctor: httpx.AsyncClient, body: dict[str, Any], slots: list[str]) -> str:
-    """A submitted order of ``body`` with ``slots`` uploaded first; its case id."""
-    draft = await ok(await doctor.post("/orders", json=body), 201)
-    await upload(doctor, draft["case_id"], slots)
-    await ok(await doctor.post(f"/orders/{draft['id']}/submit"), 202)
-    return draft["case_id"]
 
 
 def check_worked_once(page: dict[str, Any], setups: list[dict[str, Any]], documents: list[dict[str, Any]]) -> None:
@@ -114,8 +98,8 @@ async def test_the_lab_works_cases_to_their_last_phase_once_across_restarts(
                 login = await ok(await api.post("/auth/login", json={"email": body["email"], "password": PASSWORD}))
                 doctor = {"Authorization": f"Bearer {login['access_token']}"}
                 api.headers.update(doctor)
-                digital = await submitted(api, aligner(), list(CASE_01))
-                pvs = await submitted(api, complete_aligner(), list(PHOTO_SLOTS))
+                digital = (await submitted_case(api, aligner(), list(CASE_01)))["case_id"]
+                pvs = (await submitted_case(api, complete_aligner(), list(PHOTO_SLOTS)))["case_id"]
                 labs.append(start_lab(env, url, log))
                 for case_id in (digital, pvs):
                     await case_reaches(api, case_id, "submission_problem", within=60)

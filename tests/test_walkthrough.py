@@ -18,7 +18,7 @@ import httpx
 
 from services.gateway.tests.conftest import PASSWORD, registration
 from shared.events.orders import PHOTO_SLOTS
-from tests.harness.api import case_reaches, ok
+from tests.harness.api import case_reaches, ok, submitted_case
 from tests.harness.bodies import aligner
 from tests.harness.portal_run import ROOT, portal_run
 from tests.harness.samples import CASE_01, CASE_01_DIR
@@ -88,14 +88,7 @@ async def test_the_demo_leaves_its_three_cases_in_three_statuses_and_no_other(
         async with httpx.AsyncClient(base_url=f"{portal.url}/api/v1", timeout=30) as other:
             login = await ok(await other.post("/auth/login", json={"email": body["email"], "password": PASSWORD}))
             other.headers["Authorization"] = f"Bearer {login['access_token']}"
-            draft = await ok(await other.post("/orders", json=aligner()), 201)
-            for slot, name in CASE_01.items():
-                with (CASE_01_DIR / name).open("rb") as file:
-                    sent = await other.post(
-                        f"/cases/{draft['case_id']}/documents", data={"slot": slot}, files={"file": file}
-                    )
-                await ok(sent, 201)
-            await ok(await other.post(f"/orders/{draft['id']}/submit"), 202)
+            draft = await submitted_case(other, aligner(), list(CASE_01))
             await case_reaches(other, draft["case_id"], "setup_in_progress")
 
         done = portal_command(env, "demo")

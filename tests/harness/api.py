@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from tests.harness.samples import CASE_01, CASE_01_DIR
+
 
 async def ok(answer: httpx.Response, status: int = 200) -> Any:
     """The decoded JSON body of ``answer`` (None when it has none); fails the test, showing the body, unless its
@@ -61,3 +63,24 @@ def mails(folder: Path) -> list[EmailMessage]:
     """The e-mails written as ``.eml`` files in ``folder`` (the notifications service's ``<data dir>/mail`` when no
     SMTP server is configured), parsed, in file-name order."""
     return [email.message_from_bytes(p.read_bytes(), policy=default) for p in sorted(folder.glob("*.eml"))]  # type: ignore[misc]
+
+
+async def upload(doctor: httpx.AsyncClient, case_id: str, slot: str, order_id: str | None = None) -> dict[str, Any]:
+    """Upload case-01's record of ``slot`` as a multipart form (``file``, ``slot``, optional ``order_id``); returns
+    the 201's document."""
+    path = CASE_01_DIR / CASE_01[slot]
+    form = {"slot": slot, **({"order_id": order_id} if order_id else {})}
+    with path.open("rb") as file:
+        answer = await doctor.post(f"/cases/{case_id}/documents", data=form, files={"file": (path.name, file)})
+    document = await ok(answer, 201)
+    assert (document["slot"], document["filename"], document["size_bytes"]) == (slot, path.name, path.stat().st_size)
+    return document
+
+
+async def submitted_case(doctor: httpx.AsyncClient, body: dict[str, Any], slots: list[str]) -> dict[str, Any]:
+    """Save ``body`` as a draft, upload case-01's records of ``slots`` into it and submit it; returns the draft as
+    created, with ``documents`` (by slot) and ``submission`` (the 202's body) added."""
+    draft = await ok(await doctor.post("/orders", json=body), 201)
+    draft["documents"] = {slot: await upload(doctor, draft["case_id"], slot, draft["id"]) for slot in slots}
+    draft["submission"] = await ok(await doctor.post(f"/orders/{draft['id']}/submit"), 202)
+    return draft
