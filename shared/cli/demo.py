@@ -36,7 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from services.gateway.accounts import create_account
 from services.gateway.schemas import NewAccount
 from services.gateway.settings import SERVICE as GATEWAY
-from shared.cli.lab import Lab, LabPlan, LabRefused, Unavailable
+from shared.cli.lab import Lab, LabPlan, LabRefused, Unavailable, available
 from shared.cli.samples import CASE_01, samples_dir
 from shared.db import create_engine, is_sqlite, session_factory
 from shared.settings import PortalSettings
@@ -129,7 +129,9 @@ async def create_lab_account(settings: PortalSettings) -> Login:
 
 
 async def _ok(answer: httpx.Response, *statuses: int) -> Any:
-    if answer.status_code not in (statuses or (200,)):
+    """The answer's JSON body; raises :class:`~shared.cli.lab.Unavailable` while the system is down and
+    :class:`DemoFailed` for any other status than ``statuses`` (200 by default)."""
+    if available(answer).status_code not in (statuses or (200,)):
         asked = f"{answer.request.method} {answer.request.url.path}"
         raise DemoFailed(f"{asked} answered {answer.status_code}: {answer.text[:300]}")
     return answer.json() if answer.content else None
@@ -180,10 +182,10 @@ async def submit_orders(api: httpx.AsyncClient, folder: Path, console: Console) 
     return [draft["case_id"] for draft in drafts]
 
 
-async def statuses_of(api: httpx.AsyncClient, case_ids: list[str]) -> list[str | None]:
-    """The status of each case in the doctor's orders list (None while it is not listed yet)."""
+async def rows_of(api: httpx.AsyncClient, case_ids: list[str]) -> list[dict[str, Any] | None]:
+    """The doctor's orders list row of each case (None while it is not listed yet)."""
     items = (await _ok(await api.get("/cases", params={"page_size": 200})))["items"]
-    found = {item["id"]: item["status"] for item in items}
+    found = {item["id"]: item for item in items}
     return [found.get(case_id) for case_id in case_ids]
 
 
@@ -199,9 +201,10 @@ async def work_cases(doctor: httpx.AsyncClient, lab: Lab, case_ids: list[str], c
             if time.monotonic() > deadline:
                 raise DemoFailed(f"the cases did not reach {goals} within {DEADLINE_SECONDS:.0f} s (now {now})")
             try:
-                now = await statuses_of(doctor, case_ids)
+                rows = await rows_of(doctor, case_ids)
+                now = [row["status"] if row else None for row in rows]
                 status.update("the lab works the cases: " + ", ".join(s or "not listed yet" for s in now))
-                await _act_as_doctor(doctor, case_ids, now, console)
+                await _act_as_doctor(doctor, rows, console)
                 await lab.tick()
             except (httpx.TransportError, Unavailable) as exc:
                 status.update(f"the portal does not answer ({exc}); waiting")
@@ -210,21 +213,20 @@ async def work_cases(doctor: httpx.AsyncClient, lab: Lab, case_ids: list[str], c
             await asyncio.sleep(0.5)
 
 
-async def _act_as_doctor(
-    doctor: httpx.AsyncClient, case_ids: list[str], now: list[str | None], console: Console
-) -> None:
-    """What the demo doctor does: approve the first case's pending setup (package ONE), and answer a records
-    problem a lab raised (another ``portal lab`` may be running)."""
-    if now[0] == "setup_approval_pending":
-        setup = (await _ok(await doctor.get(f"/cases/{case_ids[0]}")))["case"]["setup"]
-        approve = f"/cases/{case_ids[0]}/setups/{setup['version']}/approve"
-        approved = await _ok(await doctor.post(approve, json={"package": "ONE"}))
-        console.log(f"{approved['order_number']}: setup v{setup['version']} approved by the doctor, package ONE")
-    for case_id, status in zip(case_ids, now, strict=True):
-        if status == "submission_problem":
+async def _act_as_doctor(doctor: httpx.AsyncClient, rows: list[dict[str, Any] | None], console: Console) -> None:
+    """What the demo doctor does, from the orders list's ``rows`` of the demo's cases: approve the first case's
+    pending setup (package ONE), and answer a records problem a lab raised (another ``portal lab`` may run)."""
+    first = rows[0]
+    if first is not None and first["status"] == "setup_approval_pending":
+        version = first["setup"]["version"]
+        approve = f"/cases/{first['id']}/setups/{version}/approve"
+        await _ok(await doctor.post(approve, json={"package": "ONE"}))
+        console.log(f"{first['order_number']}: setup v{version} approved by the doctor, package ONE")
+    for row in rows:
+        if row is not None and row["status"] == "submission_problem":
             answer = {"answer": "The photos were taken again and sent by e-mail to the lab."}
-            answered = await _ok(await doctor.post(f"/cases/{case_id}/records-problem/answer", json=answer))
-            console.log(f"{answered['order_number']}: the doctor answered the lab's records problem")
+            await _ok(await doctor.post(f"/cases/{row['id']}/records-problem/answer", json=answer))
+            console.log(f"{row['order_number']}: the doctor answered the lab's records problem")
 
 
 def orders_table(items: list[dict[str, Any]]) -> Table:

@@ -278,9 +278,7 @@ class Lab:
 
     @staticmethod
     def _check(answer: httpx.Response) -> httpx.Response:
-        if answer.status_code in (502, 503, 504):
-            raise Unavailable(f"{answer.request.method} {answer.request.url.path} answered {answer.status_code}")
-        if answer.status_code == 403:
+        if available(answer).status_code == 403:
             raise LabRefused(f"the lab's account may not use the staff API: {_detail(answer)}")
         return answer
 
@@ -295,6 +293,14 @@ class Lab:
             return True
         self.say(f"{order_number}: not done ({done}): {answer.status_code} {_detail(answer)}")
         return False
+
+
+def available(answer: httpx.Response) -> httpx.Response:
+    """``answer``, unless it is 502, 503 or 504: then raises :class:`Unavailable` (the system is (re)starting or a
+    service behind the gateway is down; asking again later is the remedy)."""
+    if answer.status_code in (502, 503, 504):
+        raise Unavailable(f"{answer.request.method} {answer.request.url.path} answered {answer.status_code}")
+    return answer
 
 
 def _json(answer: httpx.Response) -> Any:
