@@ -84,8 +84,9 @@ class Notifier:
             early = await session.get(EarlyRecordsCheck, payload.case_id)
             if early is not None:
                 await session.delete(early)
-            if early is not None and not payload.slots:
-                if not await _records_asked(session, payload.case_id, early.missing, envelope.occurred_at):
+                if not payload.slots and not await _records_asked(
+                    session, payload.case_id, early.missing, envelope.occurred_at
+                ):
                     params = {"slots": early.missing}
                     await self.notify(session, envelope, payload, "records_missing", params, source=early.event_id)
         elif status == "submission_problem":
