@@ -32,6 +32,9 @@ from shared.events.envelope import Envelope
 from shared.events.notifications import NOTIFICATION_KINDS
 from tests.harness.events import envelope_of
 
+# One moment for the facts and the dates their words must show, so a run that crosses midnight reads the same day.
+NOW = utcnow()
+
 
 def status(case: CaseOf, to: str, came_from: str, actor: str = "staff", **fields: Any) -> Envelope:
     return case.event(CaseStatusChanged, status=to, previous_status=came_from, actor=actor, **fields)
@@ -105,15 +108,15 @@ FACTS: dict[str, tuple[Callable[[CaseOf], Envelope], str, list[str], str]] = {
         "info",
     ),
     "case_expiring_soon": (
-        lambda c: c.event(CaseExpiringSoon, expires_at=utcnow() + timedelta(days=30), days_before=30),
+        lambda c: c.event(CaseExpiringSoon, expires_at=NOW + timedelta(days=30), days_before=30),
         "Case expires in 30 days",
-        [f"expires on {(utcnow() + timedelta(days=30)).date().isoformat()}"],
+        [f"expires on {(NOW + timedelta(days=30)).date().isoformat()}"],
         "warning",
     ),
     "case_expired": (
-        lambda c: status(c, "expired", "shipped", "system"),
+        lambda c: status(c, "expired", "shipped", "system", occurred_at=NOW),
         "Case expired",
-        [f"expired on {utcnow().date().isoformat()}"],
+        [f"expired on {NOW.date().isoformat()}"],
         "info",
     ),
     "setup_ready_for_approval": (
