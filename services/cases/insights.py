@@ -16,12 +16,13 @@ period.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -63,38 +64,58 @@ def _within(column: Any, window: Window) -> list[ColumnElement[bool]]:
     return conditions
 
 
-async def metrics(session: AsyncSession, doctor_id: str, window: Window) -> dict[str, Any]:
-    """The period metrics of the doctor's own cases in ``window``: counts, and medians in days (one decimal; None
-    when nothing was published or approved in the window)."""
-    entry = HistoryEntry
-    mine = [entry.doctor_id == doctor_id, *_within(entry.at, window)]
-    counted = select(
-        func.count().filter(entry.kind == "order_submitted"),
-        func.count().filter(entry.kind == "approve_setup"),
-        func.count().filter(and_(entry.kind == "ship_phase", entry.number == 1)),
-        func.count().filter(entry.kind == "ship_phase"),
-        func.count().filter(entry.status_to == "last_phase_delivered"),
-    ).where(*mine, entry.kind.in_(("order_submitted", "approve_setup", "ship_phase", "deliver_phase")))  # type: ignore[attr-defined]
-    row = (await session.execute(counted)).one()
-    found: dict[str, Any] = dict(zip(COUNTS, row, strict=True))
+EARLIER = aliased(HistoryEntry)
+"""The earlier history entry a median pairs an entry with; built once (building an alias per request cost a tenth of
+the dashboard's CPU time in the cases service, bench/REPORT.md)."""
 
-    earlier = aliased(HistoryEntry)
+
+async def metrics(session: AsyncSession, doctor_id: str, periods: Sequence[Window]) -> list[dict[str, Any]]:
+    """The period metrics of the doctor's own cases in each window of ``periods``, in that order: counts, and
+    medians in days (one decimal; None when nothing was published or approved in the window). Two queries whatever
+    the number of windows: the counts of every window in one, the pairs the medians are taken from in the other."""
+    entry = HistoryEntry
+    starts = [window.start for window in periods]
+    span = Window(None if None in starts else min(start for start in starts if start), max(w.end for w in periods))
+    mine = [entry.doctor_id == doctor_id, *_within(entry.at, span)]
+    columns = []
+    for window in periods:
+        inside = _within(entry.at, window)
+        columns += [
+            func.count().filter(entry.kind == "order_submitted", *inside),
+            func.count().filter(entry.kind == "approve_setup", *inside),
+            func.count().filter(entry.kind == "ship_phase", entry.number == 1, *inside),
+            func.count().filter(entry.kind == "ship_phase", *inside),
+            func.count().filter(entry.status_to == "last_phase_delivered", *inside),
+        ]
+    counted = select(*columns).where(
+        *mine,
+        entry.kind.in_(("order_submitted", "approve_setup", "ship_phase", "deliver_phase")),  # type: ignore[attr-defined]
+    )
+    row = list((await session.execute(counted)).one())
+    found = [dict(zip(COUNTS, row[i * len(COUNTS) : (i + 1) * len(COUNTS)], strict=True)) for i in range(len(periods))]
+
     first_setups = (
-        select(entry.at, earlier.at)
-        .join(earlier, and_(earlier.case_id == entry.case_id, earlier.kind == "order_submitted"))
+        select(literal(MEDIANS[0]), entry.at, EARLIER.at)
+        .join(EARLIER, and_(EARLIER.case_id == entry.case_id, EARLIER.kind == "order_submitted"))
         .where(*mine, entry.kind == "publish_setup", entry.number == 1)
     )
     approvals = (
-        select(entry.at, earlier.at)
+        select(literal(MEDIANS[1]), entry.at, EARLIER.at)
         .join(
-            earlier,
-            and_(earlier.case_id == entry.case_id, earlier.kind == "publish_setup", earlier.number == entry.number),
+            EARLIER,
+            and_(EARLIER.case_id == entry.case_id, EARLIER.kind == "publish_setup", EARLIER.number == entry.number),
         )
         .where(*mine, entry.kind == "approve_setup")
     )
-    for name, query in zip(MEDIANS, (first_setups, approvals), strict=True):
-        days = [(later - before).total_seconds() / 86400 for later, before in (await session.execute(query)).all()]
-        found[name] = round(statistics.median(days), 1) if days else None
+    pairs = (await session.execute(union_all(first_setups, approvals))).all()
+    for window, metrics_of in zip(periods, found, strict=True):
+        for name in MEDIANS:
+            days = [
+                (later - before).total_seconds() / 86400
+                for median, later, before in pairs
+                if median == name and (window.start is None or later >= window.start) and later < window.end
+            ]
+            metrics_of[name] = round(statistics.median(days), 1) if days else None
     return found
 
 

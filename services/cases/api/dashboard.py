@@ -38,8 +38,8 @@ async def dashboard(
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         zone_name, zone = "UTC", zoneinfo.ZoneInfo("UTC")
     current, previous = windows(period, utcnow(), zone)
-    now_metrics = await metrics(session, viewer.doctor_id, current)
-    before = await metrics(session, viewer.doctor_id, previous) if previous else None
+    now_metrics, *earlier = await metrics(session, viewer.doctor_id, [current, *([previous] if previous else [])])
+    before = earlier[0] if earlier else None
     insights = {
         "period": period,
         "time_zone": zone_name,
