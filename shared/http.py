@@ -26,7 +26,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.internal_token import InvalidInternalToken, Principal, verify_internal_token
+from shared.internal_token import InvalidInternalToken, Principal, VerifiedTokens
 from shared.metrics import REQUEST_LATENCY
 from shared.settings import PortalSettings
 from shared.telemetry import correlation_id, current_trace_context
@@ -170,6 +170,7 @@ class RequestContextMiddleware:
         self.app = app
         self.service = service
         self.settings = settings
+        self.tokens = VerifiedTokens(settings) if settings is not None else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -218,12 +219,12 @@ class RequestContextMiddleware:
             correlation_id.reset(token)
 
     def _principal(self, headers: dict[bytes, bytes]) -> Principal | None:
-        assert self.settings is not None
+        assert self.tokens is not None
         scheme, _, value = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
         if scheme.lower() != "bearer" or not value:
             return None
         try:
-            return verify_internal_token(self.settings, value.strip())
+            return self.tokens.principal(value.strip())
         except InvalidInternalToken:
             return None
 

@@ -6,12 +6,17 @@ The gateway authenticates the user, then sends each service ``Authorization: Bea
 user id (``sub``), the role, the doctor id the request acts for and, for a doctor who is another doctor's
 collaborator, those collaborations (``collaborations``: ``[[collaborator_id, owner doctor id, [permission, ...]]]``).
 Services verify it and enforce ownership themselves; the client's own credentials never travel past the gateway.
+Signing and verifying cost about 50 and 80 µs of CPU, paid once per view part: :class:`MintedTokens` reuses a
+principal's token for the first half of its lifetime and :class:`VerifiedTokens` remembers the tokens it has verified
+until they expire.
 The role ``patient`` is an anonymous visitor of a patient link: it may read that link's page and nothing else.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -73,8 +78,8 @@ def mint_internal_token(settings: PortalSettings, principal: Principal) -> str:
     return jwt.encode(claims, settings.internal_token_secret.get_secret_value(), algorithm=ALGORITHM)
 
 
-def verify_internal_token(settings: PortalSettings, token: str) -> Principal:
-    """The principal of a valid token; raises :class:`InvalidInternalToken` otherwise."""
+def _verified(settings: PortalSettings, token: str) -> tuple[Principal, float]:
+    """The principal of a valid token and its expiry (POSIX seconds); raises :class:`InvalidInternalToken`."""
     try:
         claims = jwt.decode(
             token,
@@ -92,6 +97,56 @@ def verify_internal_token(settings: PortalSettings, token: str) -> Principal:
             Collaboration(str(collaborator), str(owner), tuple(str(p) for p in permissions))
             for collaborator, owner, permissions in claims.get("collaborations") or []
         )
-        return Principal(uuid.UUID(claims["sub"]), role, uuid.UUID(doctor_id) if doctor_id else None, collaborations)
+        principal = Principal(
+            uuid.UUID(claims["sub"]), role, uuid.UUID(doctor_id) if doctor_id else None, collaborations
+        )
+        return principal, float(claims["exp"])
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidInternalToken(str(exc)) from exc
+
+
+CACHED_TOKENS = 4096
+"""How many principals' or tokens' entries a cache of this module keeps (the least recently used go first)."""
+
+
+class MintedTokens:
+    """The gateway's tokens by principal: a principal's token is reused while at least half its lifetime is left, so
+    every call it makes in that time carries the same token (and the services' :class:`VerifiedTokens` know it)."""
+
+    def __init__(self, settings: PortalSettings) -> None:
+        self.settings = settings
+        self._tokens: OrderedDict[Principal, tuple[str, float]] = OrderedDict()
+
+    def token(self, principal: Principal) -> str:
+        """A valid token for ``principal`` with at least half the configured TTL left."""
+        now = time.monotonic()
+        found = self._tokens.get(principal)
+        if found is not None and found[1] > now:
+            self._tokens.move_to_end(principal)
+            return found[0]
+        token = mint_internal_token(self.settings, principal)
+        self._tokens[principal] = (token, now + self.settings.internal_token_ttl_seconds / 2)
+        if len(self._tokens) > CACHED_TOKENS:
+            self._tokens.popitem(last=False)
+        return token
+
+
+class VerifiedTokens:
+    """A service's verified tokens: a token verified once is taken at its word until its ``exp`` (read again, a
+    valid token says the same; only valid tokens are kept, so a bad one is refused every time)."""
+
+    def __init__(self, settings: PortalSettings) -> None:
+        self.settings = settings
+        self._principals: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    def principal(self, token: str) -> Principal:
+        """The principal of ``token``; raises :class:`InvalidInternalToken` when it is not valid (now)."""
+        found = self._principals.get(token)
+        if found is not None and found[1] > time.time():
+            self._principals.move_to_end(token)
+            return found[0]
+        principal, expires = _verified(self.settings, token)
+        self._principals[token] = (principal, expires)
+        if len(self._principals) > CACHED_TOKENS:
+            self._principals.popitem(last=False)
+        return principal

@@ -30,7 +30,7 @@ from starlette.responses import Response, StreamingResponse
 from services.gateway.auth import Caller
 from shared.http import FINGERPRINT_HEADER, request_fingerprint
 from shared.idempotency import HEADER, KEY_RULE, valid_key
-from shared.internal_token import Principal, mint_internal_token
+from shared.internal_token import MintedTokens, Principal
 from shared.service import Runtime
 from shared.settings import PortalSettings
 from shared.telemetry import correlation_id
@@ -59,6 +59,7 @@ class Downstream:
 
     def __init__(self, settings: PortalSettings) -> None:
         self.settings = settings
+        self.tokens = MintedTokens(settings)
         self.clients = {
             name: httpx.AsyncClient(
                 base_url=settings.url_of(name),
@@ -81,7 +82,7 @@ class Downstream:
 
     def headers(self, principal: Principal) -> dict[str, str]:
         """What every call carries: the internal token of who it acts for, and the correlation id."""
-        token = mint_internal_token(self.settings, principal)
+        token = self.tokens.token(principal)
         return {"Authorization": f"Bearer {token}", "X-Correlation-ID": correlation_id.get() or ""}
 
     async def call(

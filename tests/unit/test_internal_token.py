@@ -1,7 +1,9 @@
-"""The internal service token: minted by the gateway, verified by every service (no I/O)."""
+"""The internal service token: minted by the gateway, verified by every service (no I/O); the gateway reuses a
+principal's token for half its lifetime and a service takes a token it verified at its word only until it expires."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -14,14 +16,19 @@ from shared.internal_token import (
     ISSUER,
     Collaboration,
     InvalidInternalToken,
+    MintedTokens,
     Principal,
+    VerifiedTokens,
     mint_internal_token,
-    verify_internal_token,
 )
 from shared.settings import PortalSettings
 
 SETTINGS = PortalSettings(internal_token_secret="s" * 40)
 DOCTOR = Principal(user_id=uuid.uuid4(), role="doctor", doctor_id=uuid.uuid4())
+
+
+def verify_internal_token(settings: PortalSettings, token: str) -> Principal:
+    return VerifiedTokens(settings).principal(token)
 
 
 def test_round_trip_keeps_user_role_and_doctor() -> None:
@@ -67,3 +74,28 @@ def forged(**claims: object) -> str:
 def test_invalid_tokens_are_refused(token: str) -> None:
     with pytest.raises(InvalidInternalToken):
         verify_internal_token(SETTINGS, token)
+
+
+def test_the_gateway_reuses_a_principals_token_for_half_its_lifetime(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = MintedTokens(SETTINGS)
+    first = tokens.token(DOCTOR)
+    staff = Principal(user_id=uuid.uuid4(), role="staff", doctor_id=None)
+    assert tokens.token(DOCTOR) == first and tokens.token(staff) != first
+    later = time.monotonic() + SETTINGS.internal_token_ttl_seconds / 2 + 1
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    renewed = tokens.token(DOCTOR)
+    assert renewed != first and verify_internal_token(SETTINGS, renewed) == DOCTOR
+
+
+def test_a_verified_token_is_refused_once_it_expires_and_a_bad_one_every_time() -> None:
+    tokens = VerifiedTokens(SETTINGS)
+    short = forged(exp=utcnow() + timedelta(seconds=1))
+    assert tokens.principal(short).user_id == DOCTOR.user_id
+    assert tokens.principal(short).user_id == DOCTOR.user_id
+    tampered = short[:-2] + "xx"
+    for _ in range(2):
+        with pytest.raises(InvalidInternalToken):
+            tokens.principal(tampered)
+    time.sleep(1.1)
+    with pytest.raises(InvalidInternalToken):
+        tokens.principal(short)
