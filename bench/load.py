@@ -43,6 +43,11 @@ class Load:
         return self.p99_ms / self.p50_ms if self.p50_ms else float("inf")
 
 
+def median(loads: Sequence[Load]) -> Load:
+    """The run of median throughput among ``loads`` (the upper middle one of an even number)."""
+    return sorted(loads, key=lambda load: load.rps)[len(loads) // 2]
+
+
 def hey(
     url: str,
     *,

@@ -18,7 +18,7 @@ from contextlib import ExitStack
 
 from bench import seed
 from bench.context import Context
-from bench.load import Load, hey
+from bench.load import Load, hey, median
 from bench.processes import System, cpu_seconds, deployed_telemetry, system, uvicorn
 from bench.profiles import under_load
 from bench.report import Goal, Section, Table
@@ -93,8 +93,7 @@ def _measured(portal: System, endpoint: str, token: str, seconds: float) -> tupl
 
 def _median(runs: list[tuple[Load, float]]) -> tuple[Load, float]:
     """The run of median throughput, with the median CPU time per request of all runs."""
-    by_rate = sorted(runs, key=lambda run: run[0].rps)
-    return by_rate[len(runs) // 2][0], statistics.median(cpu for _, cpu in runs)
+    return median([load for load, _ in runs]), statistics.median(cpu for _, cpu in runs)
 
 
 def metric_cost_us(repeats: int = 20_000) -> float:
