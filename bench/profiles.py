@@ -96,17 +96,29 @@ def _function(frame: str) -> str:
     return f"{name} ({where})" if where else name
 
 
+def sample(pids: dict[str, int], seconds: float) -> dict[str, Profile]:
+    """The :class:`Profile` of each process of ``pids`` (by name), all sampled at once for ``seconds`` from now;
+    blocks until done (run the load meanwhile in another thread or process)."""
+    with ThreadPoolExecutor(len(pids)) as pool:
+        sampled = {name: pool.submit(profile, pid, seconds) for name, pid in pids.items()}
+        return {name: future.result() for name, future in sampled.items()}
+
+
+def profile_table(found: dict[str, Profile], title: str) -> Table:
+    """A report table of profiles by process name: the top project functions and running functions of each."""
+    table = Table(title, ["process", "function", "share of busy samples"])
+    for name, measured in found.items():
+        table.rows += [[name, function, share] for function, share in measured.own[:5]]
+        table.rows += [[name, f"running: {function}", share] for function, share in measured.leaves[:4]]
+    return table
+
+
 def under_load(
     pids: dict[str, int], url: str, headers: dict[str, str], seconds: float, connections: int, title: str
 ) -> Table:
-    """Where each process of ``pids`` (by name) spends its time while ``hey`` loads ``url``: py-spy on each in turn,
-    a run of ``seconds`` each; the top project functions and running functions of each as a report table."""
-    table = Table(title, ["process", "function", "share of busy samples"])
-    for name, pid in pids.items():
-        with ThreadPoolExecutor(1) as pool:
-            sampled = pool.submit(profile, pid, seconds - 1)
-            hey(url, connections=connections, seconds=seconds, headers=headers)
-            found = sampled.result()
-        table.rows += [[name, function, share] for function, share in found.own[:5]]
-        table.rows += [[name, f"running: {function}", share] for function, share in found.leaves[:4]]
-    return table
+    """Where each process of ``pids`` (by name) spends its time while ``hey`` loads ``url`` for ``seconds``: py-spy
+    on all of them at once; the top project functions and running functions of each as a report table."""
+    with ThreadPoolExecutor(1) as pool:
+        sampled = pool.submit(sample, pids, seconds - 1)
+        hey(url, connections=connections, seconds=seconds, headers=headers)
+        return profile_table(sampled.result(), title)

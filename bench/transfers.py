@@ -11,6 +11,7 @@ ceiling; each process's peak < 150 MB over rest.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import struct
 import subprocess
@@ -18,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from minio import Minio
 from bench import seed
 from bench.context import Context
 from bench.processes import System, cpu_seconds, system
+from bench.profiles import Profile, profile_table, sample
 from bench.report import Goal, Section, Table
 from shared.cli.samples import CASE_01, samples_dir
 from tests.harness.s3 import moto_server
@@ -59,7 +62,10 @@ def run(context: Context) -> Section:
         s3 = {"PORTAL_STORAGE_BACKEND": "s3", "PORTAL_S3_ENDPOINT": endpoint, "PORTAL_S3_BUCKET": "bench-portal"}
         for backend, env in (("filesystem", {}), ("S3", s3)):
             with system(env) as portal:
-                for what, (rate, measured) in _through_gateway(portal, scan, records).items():
+                floors = {what: rate * THROUGHPUT_GOAL for (what, kind), rate in ceilings.items() if kind == backend}
+                passed, profiles = _through_gateway(portal, scan, records, floors, context.seconds(3, 1))
+                section.tables += [profile_table(found, f"{what}, {backend}: {TOO_SLOW}") for what, found in profiles]
+                for what, (rate, measured) in passed.items():
                     ratio = rate / ceilings[(what, backend)]
                     table.rows.append([what, backend, size[what.split()[0]] / MB, rate / MB, ratio, *measured.values()])
                     section.goals.append(Goal(f"{what}, {backend}: MB/s / ceiling", ratio, THROUGHPUT_GOAL))
@@ -67,7 +73,7 @@ def run(context: Context) -> Section:
                         peak = measured[process]
                         goal = Goal(f"{what}, {backend}: {process} peak MB over rest", peak, MEMORY_GOAL_MB, False)
                         section.goals.append(goal)
-    section.tables.append(table)
+    section.tables.insert(0, table)
     section.notes.append(
         "Ceilings: `cp` of the same files on the same filesystem (filesystem backend) and the `minio` client's "
         "`fput_object`/`fget_object` against the same moto server (S3 backend). S3 downloads through the gateway "
@@ -131,25 +137,48 @@ def _timed(action: Callable[..., object], *arguments: object) -> float:
     return time.perf_counter() - started
 
 
-def _through_gateway(portal: System, scan: Path, records: list[Path]) -> dict[str, tuple[float, dict[str, float]]]:
+TOO_SLOW = "under half the ceiling, where the time goes while it is sent again and again"
+
+
+def _through_gateway(
+    portal: System, scan: Path, records: list[Path], floors: dict[str, float], profile_seconds: float
+) -> tuple[dict[str, tuple[float, dict[str, float]]], list[tuple[str, dict[str, Profile]]]]:
     """By what was sent or read: bytes per second and the peak memory over rest (MB) of the gateway and the
-    documents service, for the scan's and the records' upload and download."""
+    documents service, for the scan's and the records' upload and download; and for each that was slower than its
+    ``floors`` entry (bytes per second), the profiles of both processes while it is done again for
+    ``profile_seconds``."""
     token = asyncio.run(seed.doctor(portal.api))
     first, second = asyncio.run(seed.drafts(portal.api, token, 2))
     pids = {name: portal.pids[name] for name in ("gateway", "documents")}
     found = {}
+    profiles = []
     with httpx.Client(base_url=portal.api, headers={"Authorization": f"Bearer {token}"}, timeout=300) as client:
         cases = (("scan", first, {SCAN_SLOT: scan}), ("case-01", second, dict(zip(CASE_01, records, strict=True))))
         for what, case, files in cases:
             total = sum(path.stat().st_size for path in files.values())
+            upload = functools.partial(_upload_all, client, case["case_id"], files)
             with peak_memory(pids) as peaks, cpu_per_megabyte(pids, total) as cpu:
-                taken = _timed(_upload_all, client, case["case_id"], files)
+                taken = _timed(upload)
             found[f"{what} upload"] = (total / taken, {**peaks, **cpu})
             listed = client.get(f"/cases/{case['case_id']}/documents").json()["items"]
+            download = functools.partial(_download_all, client, [document["id"] for document in listed])
             with peak_memory(pids) as peaks, cpu_per_megabyte(pids, total) as cpu:
-                taken = _timed(_download_all, client, [document["id"] for document in listed])
+                taken = _timed(download)
             found[f"{what} download"] = (total / taken, {**peaks, **cpu})
-    return found
+            for name, again in ((f"{what} upload", upload), (f"{what} download", download)):
+                if found[name][0] < floors[name]:
+                    profiles.append((name, _profiled(pids, again, profile_seconds)))
+    return found, profiles
+
+
+def _profiled(pids: dict[str, int], action: Callable[[], object], seconds: float) -> dict[str, Profile]:
+    """The profiles of ``pids`` sampled for ``seconds`` while ``action`` is done over and over."""
+    with ThreadPoolExecutor(1) as pool:
+        sampled = pool.submit(sample, pids, seconds)
+        ends = time.monotonic() + seconds + 0.5
+        while time.monotonic() < ends:
+            action()
+        return sampled.result()
 
 
 def _upload_all(client: httpx.Client, case_id: str, files: dict[str, Path]) -> None:
