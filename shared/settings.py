@@ -87,10 +87,14 @@ class PortalSettings(BaseSettings):
         """The TCP port ``service`` listens on."""
         return getattr(self, f"{_known(service)}_port")
 
-    def url_of(self, service: str) -> str:
-        """The base URL other processes use to reach ``service`` (no trailing slash)."""
+    def urls_of(self, service: str) -> list[str]:
+        """The base URLs other processes use to reach ``service`` (no trailing slash): one per replica, from
+        ``PORTAL_<SERVICE>_URL`` as a comma-separated list (``http://cases-1:8000,http://cases-2:8000``; one URL
+        behind a load balancer is as good), by default the one address on this machine."""
         configured = getattr(self, f"{_known(service)}_url")
-        return (configured or f"http://{self.host}:{self.port_of(service)}").rstrip("/")
+        if not configured:
+            return [f"http://{self.host}:{self.port_of(service)}"]
+        return [url.strip().rstrip("/") for url in configured.split(",") if url.strip()]
 
     @property
     def public_base(self) -> str:

@@ -1,22 +1,25 @@
 """The gateway's links to the internal services (ARCHITECTURE.md "Gateway composition", rule 10).
 
-Two long-lived ``httpx.AsyncClient`` per service, with explicit timeouts and pool limits, opened at start-up and
-closed at shutdown. Calls whose bodies are JSON (:meth:`Downstream.call`, every view) go through aiohttp's connection
-pool (``httpx-aiohttp``), as TRAPS.md advises: httpx's own pool is several times slower under concurrency
-(encode/httpx#3215), and a connection reset at the wrong moment made it raise an ``AttributeError`` instead of a
-transport error. Streams of files (:meth:`Downstream.open`) keep httpx's own pool, which reads a service's early answer
-(413 to an upload past the limit) while the body is still being sent, where aiohttp fails the request. Both are traced
-by OpenTelemetry. Every call carries a fresh internal token for the caller (``Authorization: Bearer``) and the
-request's correlation id; nothing of the client's own request (its credentials, cookies or other headers) is
-forwarded. A service that cannot be reached answers 503 with ``Retry-After``; a change (POST, PATCH) sent to a
-service that then did not answer in time answers 504 without it, since the service may have made the change (RFC
-9110 sections 15.6.4 and 15.6.5); the services' own answers (404 included) pass through unchanged.
+Two long-lived ``httpx.AsyncClient`` per replica of each service (``PORTAL_<SERVICE>_URL`` may list several), with
+explicit timeouts and pool limits, opened at start-up and closed at shutdown. Requests take the replicas in turn (round
+robin); one that could not be sent to a replica (it refused the connection) goes to the next. Calls whose bodies are
+JSON (:meth:`Downstream.call`, every view) go through aiohttp's connection pool (``httpx-aiohttp``), as TRAPS.md
+advises: httpx's own pool is several times slower under concurrency (encode/httpx#3215), and a connection reset at the
+wrong moment made it raise an ``AttributeError`` instead of a transport error. Streams of files
+(:meth:`Downstream.open`) keep httpx's own pool, which reads a service's early answer (413 to an upload past the limit)
+while the body is still being sent, where aiohttp fails the request. Both are traced by OpenTelemetry. Every call
+carries an internal token for the caller (``Authorization: Bearer``) and the request's correlation id; nothing of the
+client's own request (its credentials, cookies or other headers) is forwarded. A service that cannot be reached answers
+503 with ``Retry-After``; a change (POST, PATCH) sent to a service that then did not answer in time answers 504 without
+it, since the service may have made the change (RFC 9110 sections 15.6.4 and 15.6.5); the services' own answers (404
+included) pass through unchanged.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -61,29 +64,41 @@ class Downstream:
         self.settings = settings
         self.tokens = MintedTokens(settings)
         self.clients = {
-            name: httpx.AsyncClient(
-                base_url=settings.url_of(name),
-                timeout=TIMEOUT,
-                transport=AsyncOpenTelemetryTransport(AiohttpTransport(limits=LIMITS)),
-            )
+            name: [
+                httpx.AsyncClient(
+                    base_url=url,
+                    timeout=TIMEOUT,
+                    transport=AsyncOpenTelemetryTransport(AiohttpTransport(limits=LIMITS)),
+                )
+                for url in settings.urls_of(name)
+            ]
             for name in INTERNAL_SERVICES
         }
         self.streams = {
-            name: httpx.AsyncClient(base_url=settings.url_of(name), timeout=TIMEOUT, limits=LIMITS)
+            name: [httpx.AsyncClient(base_url=url, timeout=TIMEOUT, limits=LIMITS) for url in settings.urls_of(name)]
             for name in INTERNAL_SERVICES
         }
+        self._turns = {name: itertools.count() for name in INTERNAL_SERVICES}
 
     async def __aenter__(self) -> Downstream:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        for client in [*self.clients.values(), *self.streams.values()]:
-            await client.aclose()
+        for replicas in [*self.clients.values(), *self.streams.values()]:
+            for client in replicas:
+                await client.aclose()
 
     def headers(self, principal: Principal) -> dict[str, str]:
         """What every call carries: the internal token of who it acts for, and the correlation id."""
         token = self.tokens.token(principal)
         return {"Authorization": f"Bearer {token}", "X-Correlation-ID": correlation_id.get() or ""}
+
+    def replicas(self, service: str, clients: dict[str, list[httpx.AsyncClient]]) -> list[httpx.AsyncClient]:
+        """The clients of ``service``'s replicas, starting with the next one in turn (round robin): a request goes
+        to the first and, when it could not be sent there (:data:`NOT_SENT`), to the next."""
+        replicas = clients[service]
+        turn = next(self._turns[service]) % len(replicas)
+        return replicas[turn:] + replicas[:turn]
 
     async def call(
         self,
@@ -97,13 +112,14 @@ class Downstream:
         headers: Mapping[str, str | bytes] | None = None,
     ) -> httpx.Response:
         """One request to ``service`` on behalf of ``principal`` (a caller's, see
-        :attr:`~services.gateway.auth.Caller.principal`); raises 503 when the service cannot be reached."""
-        try:
-            return await self.clients[service].request(
-                method, path, params=params, json=json, headers={**(headers or {}), **self.headers(principal)}
-            )
-        except httpx.TransportError as exc:
-            raise unavailable(service, method, exc) from exc
+        :attr:`~services.gateway.auth.Caller.principal`); raises 503 when no replica of the service can be
+        reached."""
+        sent = {**(headers or {}), **self.headers(principal)}
+
+        def send(client: httpx.AsyncClient) -> Awaitable[httpx.Response]:
+            return client.request(method, path, params=params, json=json, headers=sent)
+
+        return await self._answer(service, method, self.clients, send)
 
     async def open(
         self,
@@ -120,14 +136,32 @@ class Downstream:
         ``aclose()``), and whose own body, when given, is streamed from ``content`` (chunked); raises 503 when the
         service cannot be reached. An error raised by ``content`` propagates (the request to the service is
         aborted)."""
-        client = self.streams[service]
-        request = client.build_request(
-            method, path, params=params, content=content, headers={**(headers or {}), **self.headers(principal)}
-        )
-        try:
-            return await client.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise unavailable(service, method, exc) from exc
+        sent = {**(headers or {}), **self.headers(principal)}
+
+        def send(client: httpx.AsyncClient) -> Awaitable[httpx.Response]:
+            request = client.build_request(method, path, params=params, content=content, headers=sent)
+            return client.send(request, stream=True)
+
+        return await self._answer(service, method, self.streams, send)
+
+    async def _answer(
+        self,
+        service: str,
+        method: str,
+        clients: dict[str, list[httpx.AsyncClient]],
+        send: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
+    ) -> httpx.Response:
+        """The answer of the first replica of ``service`` the request could be sent to (:meth:`replicas`); raises
+        :func:`unavailable` when none could, or when the one that got it did not answer."""
+        error: httpx.TransportError | None = None
+        for client in self.replicas(service, clients):
+            try:
+                return await send(client)
+            except NOT_SENT as exc:
+                error = exc
+            except httpx.TransportError as exc:
+                raise unavailable(service, method, exc) from exc
+        raise unavailable(service, method, error) from error
 
 
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

@@ -34,6 +34,8 @@ class FaultProxy:
         self.slow_path: bytes | None = None
         self.reset_every = 1
         self._accepted = 0
+        self.connections = 0
+        """Connections accepted so far, whatever the mode."""
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
@@ -79,6 +81,7 @@ class FaultProxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        self.connections += 1
         if self.mode == "silent":
             await self._swallow(reader)
             return

@@ -15,7 +15,7 @@ def test_defaults_put_every_database_under_the_data_directory(tmp_path: Path) ->
     for service in SERVICES:
         assert settings.database_url_of(service) == f"sqlite+aiosqlite:///{tmp_path.resolve()}/{service}.sqlite3"
     assert [settings.port_of(s) for s in SERVICES] == [8000, 8001, 8002, 8003, 8004]
-    assert settings.url_of("cases") == "http://127.0.0.1:8002"
+    assert settings.urls_of("cases") == ["http://127.0.0.1:8002"]
     assert settings.rabbitmq_url == "amqp://guest:guest@127.0.0.1:5672/"
 
 
@@ -28,9 +28,11 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = PortalSettings()
     assert settings.rabbitmq_url == "amqp://u:p@broker:5672/portal"
     assert settings.port_of("gateway") == 9000
-    assert settings.url_of("cases") == "http://cases:8000"
+    assert settings.urls_of("cases") == ["http://cases:8000"]
     assert settings.database_url_of("orders") == "postgresql+asyncpg://orders@db/orders"
     assert settings.retry_delays_seconds == [2.0, 10.0]
+    monkeypatch.setenv("PORTAL_DOCUMENTS_URL", "http://documents-1:8000/, http://documents-2:8000")
+    assert PortalSettings().urls_of("documents") == ["http://documents-1:8000", "http://documents-2:8000"]
 
 
 def test_production_refuses_the_default_or_a_short_secret() -> None:

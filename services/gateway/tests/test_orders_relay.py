@@ -1,5 +1,6 @@
 """Patients and orders through the gateway: relayed to the real orders service with an internal token, the
-doctor's defaults filled in, and 503 when the orders service cannot be reached."""
+doctor's defaults filled in, and 503 when the orders service cannot be reached; with several replicas listed, each
+takes requests in turn and one that refuses connections is skipped."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from services.gateway.tests.conftest import gateway_settings, list_items, running_gateway, sign_up
 from tests.harness.databases import sqlite_url
+from tests.harness.proxy import FaultProxy
 from tests.harness.rabbit import free_port
 from tests.harness.system import running_portal
 
@@ -59,6 +61,28 @@ async def test_orders_service_down_gives_503_with_retry_after(tmp_path: Path, vh
         assert answer.status_code == 503
         assert answer.headers["retry-after"] == "5"
         assert answer.json()["detail"] == "the orders service is unavailable"
+
+
+async def test_requests_take_the_replicas_in_turn_and_skip_one_that_is_down(tmp_path: Path, vhost_url: str) -> None:
+    async with running_portal(tmp_path, vhost_url, sqlite_url(tmp_path, "gateway"), ("orders",)) as portal:
+        orders_port = int(portal.bases["orders"].rsplit(":", 1)[1])
+        first, second = [await FaultProxy("127.0.0.1", orders_port).start() for _ in range(2)]
+        try:
+            replicas = f"{first.url}, {second.url}/"
+            settings = portal.gateway.settings.model_copy(update={"orders_url": replicas})
+            async with running_gateway(settings) as gateway:
+                _, token = await sign_up(gateway)
+                async with gateway.client(token) as client:
+                    assert [(await client.get("/patients")).status_code for _ in range(4)] == [200] * 4
+                    assert first.connections >= 1 and second.connections >= 1
+                    await first.stop()
+                    assert [(await client.get("/patients")).status_code for _ in range(4)] == [200] * 4
+                    await second.stop()
+                    answer = await client.get("/patients")
+                    assert (answer.status_code, answer.headers["retry-after"]) == (503, "5")
+        finally:
+            await first.close()
+            await second.close()
 
 
 async def test_relay_keeps_ids_in_their_path_segment_and_refuses_non_finite_numbers(
