@@ -77,11 +77,13 @@ def _service_pids(root: int, env: Mapping[str, str]) -> dict[str, int]:
 
 
 @contextmanager
-def uvicorn(app: str, env: Mapping[str, str] | None = None, *, factory: bool = True) -> Iterator[str]:
+def uvicorn(
+    app: str, env: Mapping[str, str] | None = None, *, factory: bool = True, port: int | None = None
+) -> Iterator[str]:
     """Serve the ASGI app ``app`` (``module:attribute``, an app factory unless ``factory`` is False) in a uvicorn
-    process of its own on a free port, with ``env`` added to this process's environment; yields its base URL once it
-    answers, stops it on leaving."""
-    chosen = free_port()
+    process of its own on ``port`` (by default a free one), with ``env`` added to this process's environment; yields
+    its base URL once it answers, stops it on leaving."""
+    chosen = port or free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(chosen)]
     command += ["--no-access-log", "--log-level", "warning", *(["--factory"] if factory else [])]
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})})
