@@ -86,7 +86,7 @@ def run(context: Context) -> Section:
         "content as it arrives, writes it from a worker thread and fsyncs the file before answering (a medical "
         "record must be on disk when the upload says it is stored); for photos it also makes a thumbnail (Pillow) "
         "and, with S3, the `minio` client hashes each part again to sign it (SigV4 over plain HTTP). Nothing here "
-        "was changed in this round: the single-process byte path is already chunked (1 MiB reads, no whole file in "
+        "was changed in this round: the byte path already streams (no file is held whole in "
         "memory), and the rest is the work a stored record needs."
     )
     return section
