@@ -98,7 +98,7 @@ def run(context: Context) -> Section:
         published, consumed = asyncio.run(broker_rates(portal.env["RABBITMQ_URL"], context.count(5_000, 1_000)))
         database = f"sqlite+aiosqlite:///{Path(portal.env['PORTAL_DATA_DIR']) / 'bench.sqlite3'}"
         transactions = asyncio.run(transaction_rate(database, context.count(1_000, 200)))
-        measured = asyncio.run(_pipeline(portal, context.count(400, 60), context.seconds(10, 3)))
+        measured = asyncio.run(_pipeline(portal, context.count(400, 60), context.seconds(15, 3)))
         saturated, steady, rate, used = measured
         ceiling = min(published, consumed, transactions)
         if saturated.rate / ceiling < THROUGHPUT_GOAL:

@@ -40,7 +40,7 @@ def run(context: Context) -> Section:
     chart."""
     section = Section(TITLE)
     events = context.count(1_000, 200)
-    seconds = context.seconds(4, 2)
+    seconds = context.seconds(3, 2)
     rates: dict[int, float] = {}
     curves: dict[int, list[tuple[float, Load]]] = {}
     for replicas in (1, 2):

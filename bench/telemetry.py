@@ -35,7 +35,7 @@ GOAL = 0.75
 def run(context: Context) -> Section:
     """Measure both systems; the section with the throughput ratio of each endpoint against its goal."""
     turns = 3 if context.scale >= 1 else 1
-    seconds = context.seconds(5)
+    seconds = context.seconds(4)
     section = Section(TITLE)
     table = Table(
         f"At {CONNECTIONS} clients, {turns} turn(s) of {seconds:g} s each, medians",

@@ -31,7 +31,7 @@ TAIL_GOAL = 10.0
 
 def run(context: Context) -> Section:
     """Measure both views and their ceilings in turns; the section with their median ratios against the goals."""
-    seconds = context.seconds(6)
+    seconds = context.seconds(5)
     turns = 3 if context.scale >= 1 else 1
     section = Section(TITLE)
     table = Table(
@@ -77,7 +77,7 @@ def run(context: Context) -> Section:
             if ratio < THROUGHPUT_GOAL:
                 pids = {name: portal.pids[name] for name in ("gateway", *sorted(set(PARTS[view])))}
                 title = f"{view}: where the time goes under load"
-                section.tables.append(under_load(pids, url, headers, context.seconds(5), CONNECTIONS, title))
+                section.tables.append(under_load(pids, url, headers, context.seconds(4), CONNECTIONS, title))
     section.tables[:0] = [table, cpu]
     section.notes.append(
         "The ceiling's processes answer from memory; the system's also authenticate the caller (the gateway reads "
