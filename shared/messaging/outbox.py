@@ -11,6 +11,7 @@ database file), and a re-published row is absorbed by the consumers' inbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -34,8 +35,14 @@ from shared.telemetry import correlation_id, current_trace_context
 
 log = structlog.get_logger(__name__)
 
-_wakeup = asyncio.Event()
-"""Set after a transaction that wrote outbox rows commits, so the relay publishes without waiting for its poll."""
+_wakeups: set[asyncio.Event] = set()
+"""One per running relay of this process, each set after a transaction that wrote outbox rows commits, so the relays
+publish without waiting for their poll."""
+
+
+def _wake_relays() -> None:
+    for wakeup in _wakeups:
+        wakeup.set()
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -114,7 +121,7 @@ def add_event(
 
 def _after_commit(session: Any) -> None:
     session.info.pop("outbox_wakeup", None)
-    _wakeup.set()
+    _wake_relays()
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -175,7 +182,7 @@ async def redrive_parked(session: AsyncSession, ids: list[str] | None = None) ->
     if ids:
         statement = statement.where(OutboxMessage.id.in_(ids))  # type: ignore[attr-defined]
     result = await session.execute(statement)
-    _wakeup.set()
+    _wake_relays()
     return result.rowcount or 0
 
 
@@ -203,26 +210,36 @@ class OutboxRelay:
         self._last_gauges = 0.0
 
     async def run(self) -> None:
-        """Publish forever: a batch whenever rows are due, else wait for a commit or the poll interval."""
+        """Publish forever: a batch whenever rows are due, else wait for a commit or the poll interval. The wake-up
+        is cleared before each pass, not after it: a commit during the pass then starts the next one at once instead
+        of waiting for the poll."""
+        wakeup = asyncio.Event()
+        _wakeups.add(wakeup)
+        try:
+            while True:
+                wakeup.clear()
+                if await self._pass() < self.settings.outbox_batch_size:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wakeup.wait(), timeout=self.settings.outbox_poll_seconds)
+        finally:
+            _wakeups.discard(wakeup)
+
+    async def _pass(self) -> int:
+        """One batch and, at most once a second, the gauges; returns the rows attempted. A database or broker fault
+        is logged and left to the next pass."""
         loop = asyncio.get_running_loop()
-        while True:
-            published = 0
-            try:
-                if self.exchange() is not None:
-                    published = await self.relay_once()
-                if loop.time() - self._last_gauges > 1.0:
-                    await self.update_gauges()
-                    self._last_gauges = loop.time()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a database or broker fault: log, wait, try again
-                log.warning("outbox relay pass failed", error=repr(exc))
-            if published < self.settings.outbox_batch_size:
-                _wakeup.clear()
-                try:
-                    await asyncio.wait_for(_wakeup.wait(), timeout=self.settings.outbox_poll_seconds)
-                except TimeoutError:
-                    pass
+        published = 0
+        try:
+            if self.exchange() is not None:
+                published = await self.relay_once()
+            if loop.time() - self._last_gauges > 1.0:
+                await self.update_gauges()
+                self._last_gauges = loop.time()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("outbox relay pass failed", error=repr(exc))
+        return published
 
     async def relay_once(self) -> int:
         """Publish one batch of due rows and record each outcome; returns the number of rows attempted."""
