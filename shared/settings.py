@@ -83,6 +83,12 @@ class PortalSettings(BaseSettings):
             raise ValueError("PORTAL_INTERNAL_TOKEN_SECRET must be at least 32 characters when PORTAL_ENV=production")
         return self
 
+    @model_validator(mode="after")
+    def _service_urls_are_urls(self) -> PortalSettings:
+        for service in SERVICES:
+            self.urls_of(service)
+        return self
+
     def port_of(self, service: str) -> int:
         """The TCP port ``service`` listens on."""
         return getattr(self, f"{_known(service)}_port")
@@ -90,11 +96,17 @@ class PortalSettings(BaseSettings):
     def urls_of(self, service: str) -> list[str]:
         """The base URLs other processes use to reach ``service`` (no trailing slash): one per replica, from
         ``PORTAL_<SERVICE>_URL`` as a comma-separated list (``http://cases-1:8000,http://cases-2:8000``; one URL
-        behind a load balancer is as good), by default the one address on this machine."""
+        behind a load balancer is as good), by default the one address on this machine. Raises ``ValueError`` when
+        the variable is set but names no URL (``","``) or an item that is not an ``http(s)://`` URL."""
         configured = getattr(self, f"{_known(service)}_url")
-        if not configured:
+        if configured is None or not configured.strip():
             return [f"http://{self.host}:{self.port_of(service)}"]
-        return [url.strip().rstrip("/") for url in configured.split(",") if url.strip()]
+        urls = [url.strip().rstrip("/") for url in configured.split(",") if url.strip()]
+        wrong = [url for url in urls if not url.startswith(("http://", "https://"))]
+        if not urls or wrong:
+            variable = f"PORTAL_{service.upper()}_URL"
+            raise ValueError(f"{variable} must list http(s):// URLs separated by commas, not {configured!r}")
+        return urls
 
     @property
     def public_base(self) -> str:

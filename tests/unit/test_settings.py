@@ -33,6 +33,10 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.retry_delays_seconds == [2.0, 10.0]
     monkeypatch.setenv("PORTAL_DOCUMENTS_URL", "http://documents-1:8000/, http://documents-2:8000")
     assert PortalSettings().urls_of("documents") == ["http://documents-1:8000", "http://documents-2:8000"]
+    for wrong in (", ,", "documents:8000", "http://documents-1:8000,,ftp://documents-2"):
+        monkeypatch.setenv("PORTAL_DOCUMENTS_URL", wrong)
+        with pytest.raises(ValueError, match="PORTAL_DOCUMENTS_URL must list http"):
+            PortalSettings()
 
 
 def test_production_refuses_the_default_or_a_short_secret() -> None:
