@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -97,13 +98,13 @@ class PortalSettings(BaseSettings):
         """The base URLs other processes use to reach ``service`` (no trailing slash): one per replica, from
         ``PORTAL_<SERVICE>_URL`` as a comma-separated list (``http://cases-1:8000,http://cases-2:8000``; one URL
         behind a load balancer is as good), by default the one address on this machine. Raises ``ValueError`` when
-        the variable is set but names no URL (``","``) or an item that is not an ``http(s)://`` URL."""
+        the variable is set but names no URL (``","``) or an item that is not one ``http(s)://host[:port]`` URL
+        (URLs separated by blanks instead of commas, a missing scheme, a port that is not a number)."""
         configured = getattr(self, f"{_known(service)}_url")
         if configured is None or not configured.strip():
             return [f"http://{self.host}:{self.port_of(service)}"]
         urls = [url.strip().rstrip("/") for url in configured.split(",") if url.strip()]
-        wrong = [url for url in urls if not url.startswith(("http://", "https://"))]
-        if not urls or wrong:
+        if not urls or not all(_is_http_url(url) for url in urls):
             variable = f"PORTAL_{service.upper()}_URL"
             raise ValueError(f"{variable} must list http(s):// URLs separated by commas, not {configured!r}")
         return urls
@@ -119,6 +120,16 @@ class PortalSettings(BaseSettings):
         if configured:
             return configured
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.sqlite3').resolve()}"
+
+
+def _is_http_url(url: str) -> bool:
+    """Whether ``url`` is one ``http(s)://host[:port]`` base URL (no blanks inside, a valid port if any)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number in range)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in url)
 
 
 def _known(service: str) -> str:

@@ -104,6 +104,20 @@ def test_broker_refusing_the_login_or_vhost_is_one_line_naming_it(
     assert "rabbitmq-server -detached" not in portal.lines[0]
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"), [("PORTAL_CASES_URL", "http://a:8002 http://b:8002"), ("PORTAL_GATEWAY_PORT", "x")]
+)
+def test_a_wrong_setting_is_one_line_naming_it_and_nothing_starts(
+    portal_env: Callable[[], dict[str, str]], variable: str, value: str
+) -> None:
+    env = {**portal_env(), variable: value}
+    with portal_run(env, until=None) as portal:
+        assert portal.wait_exit(timeout=10) == 1
+    assert len(portal.lines) == 1, portal.output
+    assert portal.lines[0].startswith(variable), portal.lines[0]
+    assert list(Path(env["PORTAL_DATA_DIR"]).iterdir()) == []
+
+
 def test_a_port_in_use_is_one_line_and_nothing_starts(portal_env: Callable[[], dict[str, str]]) -> None:
     env = portal_env()
     with socket.socket() as squatter:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 import httpx
 import typer
 from aio_pika.exceptions import AMQPError
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Column, Table
 from sqlalchemy.exc import SQLAlchemyError
@@ -63,6 +64,11 @@ def run() -> None:
         code = run_system(get_settings())
     except (BrokerUnavailable, PortsTaken) as exc:
         errors.print(str(exc), markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except ValidationError as exc:  # a setting the environment gives wrongly: one line each, naming it
+        for error in exc.errors():
+            named = f"PORTAL_{'_'.join(str(part) for part in error['loc']).upper()}: " if error["loc"] else ""
+            errors.print(named + error["msg"].removeprefix("Value error, "), markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:  # Ctrl-C during the broker check or the migrations, before any service started
         raise typer.Exit(130) from None

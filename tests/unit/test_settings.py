@@ -33,7 +33,8 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.retry_delays_seconds == [2.0, 10.0]
     monkeypatch.setenv("PORTAL_DOCUMENTS_URL", "http://documents-1:8000/, http://documents-2:8000")
     assert PortalSettings().urls_of("documents") == ["http://documents-1:8000", "http://documents-2:8000"]
-    for wrong in (", ,", "documents:8000", "http://documents-1:8000,,ftp://documents-2"):
+    wrong_lists = (", ,", "documents:8000", "http://documents-1:8000,,ftp://documents-2")
+    for wrong in (*wrong_lists, "http://documents-1:8000 http://documents-2:8000", "http://documents:80x"):
         monkeypatch.setenv("PORTAL_DOCUMENTS_URL", wrong)
         with pytest.raises(ValueError, match="PORTAL_DOCUMENTS_URL must list http"):
             PortalSettings()
