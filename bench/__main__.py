@@ -36,20 +36,28 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks named in ``argv`` (all when none), print each section and write the report."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(BENCHMARKS))
-    parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "1")))
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"benchmarks to run (all by default): {', '.join(BENCHMARKS)}"
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=os.environ.get("BENCH_SCALE", "1"),
+        help="shrink every duration and data set by this factor, in (0, 1] (default: BENCH_SCALE, else 1)",
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where the report goes (default: {DEFAULT_OUT})")
     options = parser.parse_args(argv)
     if not 0 < options.scale <= 1:
-        parser.error("--scale must be in (0, 1]")
-    if unknown := [name for name in options.names if name not in BENCHMARKS]:
+        parser.error(f"--scale (or BENCH_SCALE) must be in (0, 1], not {options.scale}")
+    names = list(dict.fromkeys(name.replace("-", "_") for name in options.names))
+    if unknown := [name for name in names if name not in BENCHMARKS]:
         parser.error(f"no benchmark {', '.join(unknown)} (there are {', '.join(BENCHMARKS)})")
     options.out.mkdir(parents=True, exist_ok=True)
     context = Context(options.scale, options.out)
     started = time.monotonic()
     sections = []
     failed = False
-    for name in options.names or list(BENCHMARKS):
+    for name in names or list(BENCHMARKS):
         began = time.monotonic()
         module = importlib.import_module(BENCHMARKS[name])
         try:
