@@ -241,8 +241,8 @@ def test_each_service_gets_its_own_database_and_the_gateway_every_url(
         assert [other for other in others if getattr(settings, f"{other}_database_url")] == [], name
     use_environment(monkeypatch, compose["services"]["gateway"], example_env)
     gateway = PortalSettings()
-    assert {other: gateway.url_of(other) for other in SERVICES[1:]} == {
-        other: f"http://{other}:8000" for other in SERVICES[1:]
+    assert {other: gateway.urls_of(other) for other in SERVICES[1:]} == {
+        other: [f"http://{other}:8000"] for other in SERVICES[1:]
     }
 
 
