@@ -19,7 +19,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import jwt
 
@@ -109,25 +109,47 @@ CACHED_TOKENS = 4096
 """How many principals' or tokens' entries a cache of this module keeps (the least recently used go first)."""
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Expiring(Generic[K, V]):
+    """At most :data:`CACHED_TOKENS` entries, each kept until its own deadline (in whatever clock its caller uses)."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[K, tuple[V, float]] = OrderedDict()
+
+    def get(self, key: K, now: float) -> V | None:
+        """The value of ``key`` while its deadline is after ``now``, else None."""
+        found = self._entries.get(key)
+        if found is None or found[1] <= now:
+            return None
+        self._entries.move_to_end(key)
+        return found[0]
+
+    def put(self, key: K, value: V, until: float) -> None:
+        """Keep ``value`` for ``key`` until ``until``, dropping the least recently used entry when full."""
+        self._entries[key] = (value, until)
+        self._entries.move_to_end(key)
+        if len(self._entries) > CACHED_TOKENS:
+            self._entries.popitem(last=False)
+
+
 class MintedTokens:
     """The gateway's tokens by principal: a principal's token is reused while at least half its lifetime is left, so
     every call it makes in that time carries the same token (and the services' :class:`VerifiedTokens` know it)."""
 
     def __init__(self, settings: PortalSettings) -> None:
         self.settings = settings
-        self._tokens: OrderedDict[Principal, tuple[str, float]] = OrderedDict()
+        self._tokens: _Expiring[Principal, str] = _Expiring()
 
     def token(self, principal: Principal) -> str:
         """A valid token for ``principal`` with at least half the configured TTL left."""
         now = time.monotonic()
-        found = self._tokens.get(principal)
-        if found is not None and found[1] > now:
-            self._tokens.move_to_end(principal)
-            return found[0]
-        token = mint_internal_token(self.settings, principal)
-        self._tokens[principal] = (token, now + self.settings.internal_token_ttl_seconds / 2)
-        if len(self._tokens) > CACHED_TOKENS:
-            self._tokens.popitem(last=False)
+        token = self._tokens.get(principal, now)
+        if token is None:
+            token = mint_internal_token(self.settings, principal)
+            self._tokens.put(principal, token, now + self.settings.internal_token_ttl_seconds / 2)
         return token
 
 
@@ -137,16 +159,12 @@ class VerifiedTokens:
 
     def __init__(self, settings: PortalSettings) -> None:
         self.settings = settings
-        self._principals: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._principals: _Expiring[str, Principal] = _Expiring()
 
     def principal(self, token: str) -> Principal:
         """The principal of ``token``; raises :class:`InvalidInternalToken` when it is not valid (now)."""
-        found = self._principals.get(token)
-        if found is not None and found[1] > time.time():
-            self._principals.move_to_end(token)
-            return found[0]
-        principal, expires = _verified(self.settings, token)
-        self._principals[token] = (principal, expires)
-        if len(self._principals) > CACHED_TOKENS:
-            self._principals.popitem(last=False)
+        principal = self._principals.get(token, time.time())
+        if principal is None:
+            principal, expires = _verified(self.settings, token)
+            self._principals.put(token, principal, expires)
         return principal
