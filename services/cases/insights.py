@@ -42,6 +42,10 @@ class Window:
     start: datetime | None
     end: datetime
 
+    def holds(self, moment: datetime) -> bool:
+        """Whether ``moment`` is in the window (what :func:`_within` asks of a column)."""
+        return (self.start is None or moment >= self.start) and moment < self.end
+
 
 def windows(period: str, now: datetime, zone: tzinfo) -> tuple[Window, Window | None]:
     """The period ``period`` as of ``now`` in time zone ``zone``, and the previous period to compare it with (None
@@ -113,7 +117,7 @@ async def metrics(session: AsyncSession, doctor_id: str, periods: Sequence[Windo
             days = [
                 (later - before).total_seconds() / 86400
                 for median, later, before in pairs
-                if median == name and (window.start is None or later >= window.start) and later < window.end
+                if median == name and window.holds(later)
             ]
             metrics_of[name] = round(statistics.median(days), 1) if days else None
     return found
