@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,12 +114,19 @@ def profile_table(found: dict[str, Profile], title: str) -> Table:
     return table
 
 
+def during(pids: dict[str, int], seconds: float, action: Callable[[], object]) -> dict[str, Profile]:
+    """The profiles of ``pids`` sampled for ``seconds`` while ``action`` runs in this thread (it should last at least
+    that long)."""
+    with ThreadPoolExecutor(1) as pool:
+        sampled = pool.submit(sample, pids, seconds)
+        action()
+        return sampled.result()
+
+
 def under_load(
     pids: dict[str, int], url: str, headers: dict[str, str], seconds: float, connections: int, title: str
 ) -> Table:
     """Where each process of ``pids`` (by name) spends its time while ``hey`` loads ``url`` for ``seconds``: py-spy
     on all of them at once; the top project functions and running functions of each as a report table."""
-    with ThreadPoolExecutor(1) as pool:
-        sampled = pool.submit(sample, pids, seconds - 1)
-        hey(url, connections=connections, seconds=seconds, headers=headers)
-        return profile_table(sampled.result(), title)
+    found = during(pids, seconds - 1, lambda: hey(url, connections=connections, seconds=seconds, headers=headers))
+    return profile_table(found, title)

@@ -19,7 +19,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from minio import Minio
 from bench import seed
 from bench.context import Context
 from bench.processes import System, cpu_seconds, system
-from bench.profiles import Profile, profile_table, sample
+from bench.profiles import Profile, during, profile_table
 from bench.report import Goal, Section, Table
 from shared.cli.samples import CASE_01, samples_dir
 from tests.harness.s3 import moto_server
@@ -183,12 +182,13 @@ def _through_gateway(
 
 def _profiled(pids: dict[str, int], action: Callable[[], object], seconds: float) -> dict[str, Profile]:
     """The profiles of ``pids`` sampled for ``seconds`` while ``action`` is done over and over."""
-    with ThreadPoolExecutor(1) as pool:
-        sampled = pool.submit(sample, pids, seconds)
+
+    def again_and_again() -> None:
         ends = time.monotonic() + seconds + 0.5
         while time.monotonic() < ends:
             action()
-        return sampled.result()
+
+    return during(pids, seconds, again_and_again)
 
 
 def _upload_all(client: httpx.Client, case_id: str, files: dict[str, Path]) -> None:
